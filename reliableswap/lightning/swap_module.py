@@ -1,0 +1,179 @@
+"""LightningModule for FaceShifter-style swap training (manual optimization: G step, then D step).
+
+Device, precision and distribution are Lightning's job: nothing here names a device, so the same
+module runs on CPU, one GPU with bf16/fp16 mixed precision, or DDP across nodes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor, nn
+
+from reliableswap.losses.adversarial import HingeAdversarialLoss
+from reliableswap.losses.faceshifter import FaceShifterGeneratorLoss, SwapForward
+from reliableswap.losses.masks import SwapLossMasks
+
+log = logging.getLogger(__name__)
+
+
+def _step_without_counting(optimizer: Any) -> None:
+    """Step a LightningOptimizer without advancing ``trainer.global_step``.
+
+    Lightning counts every optimizer step of manual optimization, so a G step plus a D step would
+    make ``trainer.max_steps=N`` mean N/2 iterations and put checkpoints and logs at odd steps.
+    Here one training iteration is one global step (the generator's): the discriminator's step
+    still goes through the strategy/precision plugin (grad scaling, DDP), only its progress hooks
+    are silenced for this call.
+    """
+    hooks = (optimizer._on_before_step, optimizer._on_after_step)
+    optimizer._on_before_step = optimizer._on_after_step = lambda: None
+    try:
+        optimizer.step()
+    finally:
+        optimizer._on_before_step, optimizer._on_after_step = hooks
+
+
+class FaceSwapModule(pl.LightningModule):
+    """Trains ``generator(target, z_id) -> (result, attrs)`` against a multi-scale discriminator.
+
+    Args:
+        generator: a callable ``id_dim -> nn.Module`` (a Hydra ``_partial_``), so the identity
+            dimension comes from the configured identity encoder instead of being repeated in
+            config.
+        discriminator: the patch discriminator.
+        identity_encoder: frozen ``images -> (B, D)`` unit vectors with ``embedding_dim``.
+        loss_weights: weights of the generator terms (see ``FaceShifterGeneratorLoss``).
+        perceptual: optional VGG feature loss added to the cycle term.
+        lr, betas: Adam settings shared by G and D (FaceShifter: 1e-4, (0, 0.999)).
+        channels_last: use the NHWC memory format on CUDA (faster convolutions with AMP).
+    """
+
+    def __init__(
+        self,
+        generator: Callable[..., nn.Module],
+        discriminator: nn.Module,
+        identity_encoder: nn.Module,
+        loss_weights: Mapping[str, float] | None = None,
+        perceptual: nn.Module | None = None,
+        lr: float = 1e-4,
+        betas: tuple[float, float] = (0.0, 0.999),
+        channels_last: bool = True,
+    ) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.identity = identity_encoder
+        self.generator = generator(id_dim=int(identity_encoder.embedding_dim))
+        self.discriminator = discriminator
+        self.g_loss = FaceShifterGeneratorLoss(dict(loss_weights or {}), vgg=perceptual)
+        self.adversarial = HingeAdversarialLoss()
+        self.lr = lr
+        self.betas = tuple(betas)
+        self.channels_last = channels_last
+        self.save_hyperparameters(
+            {"loss_weights": self.g_loss.weights, "lr": lr, "betas": list(self.betas), "channels_last": channels_last}
+        )
+
+    # -- setup ---------------------------------------------------------------------------------
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=self.betas)
+        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr, betas=self.betas)
+        return [opt_g, opt_d]
+
+    def on_fit_start(self) -> None:
+        if self.channels_last and self.device.type == "cuda":
+            self.generator.to(memory_format=torch.channels_last)
+            self.discriminator.to(memory_format=torch.channels_last)
+            log.info("using channels_last memory format")
+
+    def _images(self, x: Tensor) -> Tensor:
+        if self.channels_last and x.device.type == "cuda":
+            return x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    # -- inference ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def swap(self, source: Tensor, target: Tensor) -> Tensor:
+        """Swap the identity of ``source`` into ``target`` (both aligned crops in [-1, 1])."""
+        result, _ = self.generator(self._images(target), self.identity(self._images(source)))
+        return result
+
+    # -- training -----------------------------------------------------------------------------
+    def generator_forward(self, source: Tensor, target: Tensor) -> SwapForward:
+        """One generator pass with everything the FaceShifter losses need."""
+        with torch.no_grad():
+            z_source = self.identity(source)
+            z_target = self.identity(target)
+        result, target_attrs = self.generator(target, z_source)
+        result_attrs = self.generator.attributes(result)
+        z_result = self.identity(result)
+        # Cycle: put the target's own identity back onto the (detached) result.
+        cycled, _ = self.generator(result.detach(), z_target)
+        return SwapForward(
+            target=target,
+            result=result,
+            z_source=z_source,
+            z_result=z_result,
+            target_attrs=target_attrs,
+            result_attrs=result_attrs,
+            cycled=cycled,
+            fake_outputs=self.discriminator(result),
+        )
+
+    def train_iteration(
+        self,
+        batch: Mapping[str, Any],
+        opt_g: Any,
+        opt_d: Any,
+        backward: Callable[[Tensor], None],
+        step_d: Callable[[Any], None] | None = None,
+    ) -> tuple[dict[str, Tensor], Tensor, SwapLossMasks]:
+        """One iteration: generator step, then discriminator step.
+
+        Independent of the Trainer (the benchmark drives it with plain optimizers and
+        ``Tensor.backward``). Each network's parameters stop requiring gradients while the other
+        one is updated, so no gradient is computed that would be thrown away.
+        """
+        source, target = self._images(batch["source"]), self._images(batch["target"])
+        masks = SwapLossMasks.from_same_flags(batch["same"])
+
+        self.discriminator.requires_grad_(False)
+        out = self.generator_forward(source, target)
+        terms = self.g_loss(out, masks)
+        opt_g.zero_grad(set_to_none=True)
+        backward(terms["total"])
+        opt_g.step()
+        self.discriminator.requires_grad_(True)
+
+        self.generator.requires_grad_(False)
+        real_outputs = self.discriminator(source)
+        fake_outputs = self.discriminator(out.result.detach())
+        d_loss = self.adversarial.discriminator(real_outputs, fake_outputs)
+        opt_d.zero_grad(set_to_none=True)
+        backward(d_loss)
+        (step_d or (lambda opt: opt.step()))(opt_d)
+        self.generator.requires_grad_(True)
+        return terms, d_loss, masks
+
+    def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> Tensor:
+        opt_g, opt_d = self.optimizers()
+        terms, d_loss, masks = self.train_iteration(batch, opt_g, opt_d, self.manual_backward, _step_without_counting)
+        batch_size = batch["source"].shape[0]
+        scalars = {f"train/g_{k}": v.detach() for k, v in terms.items()}
+        scalars["train/d_loss"] = d_loss.detach()
+        scalars["train/same_fraction"] = masks.reconstruction.float().mean()
+        scalars["train/lr_g"] = torch.tensor(opt_g.param_groups[0]["lr"])
+        scalars["train/lr_d"] = torch.tensor(opt_d.param_groups[0]["lr"])
+        self.log_dict(scalars, batch_size=batch_size, on_step=True, on_epoch=False)
+        self.log("loss", terms["total"].detach(), prog_bar=True, batch_size=batch_size, logger=False)
+        return terms["total"].detach()
+
+    def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
+        source, target = self._images(batch["source"]), self._images(batch["target"])
+        result = self.swap(source, target)
+        similarity = torch.nn.functional.cosine_similarity(self.identity(result), self.identity(source), dim=1)
+        self.log("val/id_similarity", similarity.mean(), batch_size=source.shape[0], sync_dist=True)

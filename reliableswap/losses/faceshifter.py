@@ -1,0 +1,78 @@
+"""The FaceShifter generator objective: the weighted sum of the per-sample, masked terms.
+
+Kept outside the LightningModule so the masking semantics are unit-testable: a same-identity
+sample gets reconstruction and no identity/attribute loss, a different-identity sample the
+opposite, every sample the adversarial and cycle terms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from torch import Tensor, nn
+
+from reliableswap.losses.adversarial import HingeAdversarialLoss
+from reliableswap.losses.attribute import AttributeLoss
+from reliableswap.losses.identity import IdentityLoss
+from reliableswap.losses.masks import SwapLossMasks, masked_mean
+from reliableswap.losses.pixel import CycleLoss, ReconstructionLoss
+
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "adversarial": 1.0,
+    "identity": 5.0,
+    "attribute": 10.0,
+    "reconstruction": 10.0,
+    "cycle": 2.0,
+    "cycle_vgg": 2.0,
+}
+
+
+@dataclass
+class SwapForward:
+    """Everything one generator pass produced that the losses need."""
+
+    target: Tensor
+    result: Tensor
+    z_source: Tensor
+    z_result: Tensor
+    target_attrs: list[Tensor]
+    result_attrs: list[Tensor]
+    cycled: Tensor
+    fake_outputs: list
+
+
+class FaceShifterGeneratorLoss(nn.Module):
+    """Returns a dict of the weighted scalar terms plus ``total`` (their sum).
+
+    ``vgg`` is an optional perceptual loss module (``VGGFeatureLoss``) added to the cycle term;
+    ``None`` disables that term (and it is then absent from the returned dict).
+    """
+
+    def __init__(self, weights: Mapping[str, float] | None = None, vgg: nn.Module | None = None) -> None:
+        super().__init__()
+        unknown = set(weights or {}) - set(DEFAULT_WEIGHTS)
+        if unknown:
+            raise ValueError(f"unknown loss weight(s) {sorted(unknown)}; known: {sorted(DEFAULT_WEIGHTS)}")
+        self.weights = {**DEFAULT_WEIGHTS, **(weights or {})}
+        self.adversarial = HingeAdversarialLoss()
+        self.identity = IdentityLoss()
+        self.attribute = AttributeLoss()
+        self.reconstruction = ReconstructionLoss()
+        self.cycle = CycleLoss()
+        self.vgg = vgg
+
+    def forward(self, out: SwapForward, masks: SwapLossMasks) -> dict[str, Tensor]:
+        w = self.weights
+        terms = {
+            "adversarial": w["adversarial"] * self.adversarial.generator(out.fake_outputs),
+            "identity": w["identity"] * masked_mean(self.identity(out.z_result, out.z_source.detach()), masks.identity),
+            "attribute": w["attribute"] * masked_mean(self.attribute(out.result_attrs, out.target_attrs), masks.attribute),
+            "reconstruction": w["reconstruction"]
+            * masked_mean(self.reconstruction(out.result, out.target), masks.reconstruction),
+            "cycle": w["cycle"] * masked_mean(self.cycle(out.cycled, out.target), masks.cycle),
+        }
+        if self.vgg is not None:
+            terms["cycle_vgg"] = w["cycle_vgg"] * masked_mean(self.vgg(out.cycled, out.target), masks.cycle)
+        terms["total"] = sum(terms.values())
+        return terms

@@ -1,0 +1,71 @@
+"""Build everything from a Hydra config and run Lightning's fit loop (the body of ``train.py``)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import hydra
+import pytorch_lightning as pl
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    checkpoint_dir: Path
+    last_checkpoint: Path | None
+    final_grid: Path | None
+    tensorboard_dir: Path | None
+    global_step: int
+
+
+def _instantiate_dict(cfg: DictConfig | None) -> list:
+    if not cfg:
+        return []
+    return [hydra.utils.instantiate(c) for c in cfg.values() if c is not None and "_target_" in c]
+
+
+def build_module(cfg: DictConfig) -> pl.LightningModule:
+    """The LightningModule of ``cfg.model`` with the configured identity encoder and losses."""
+    identity = hydra.utils.instantiate(cfg.identity)
+    perceptual = hydra.utils.instantiate(cfg.loss.perceptual) if cfg.loss.get("perceptual") else None
+    weights = OmegaConf.to_container(cfg.loss.weights, resolve=True)
+    return hydra.utils.instantiate(cfg.model, identity_encoder=identity, loss_weights=weights, perceptual=perceptual)
+
+
+def train(cfg: DictConfig) -> TrainResult:
+    pl.seed_everything(cfg.seed, workers=True)
+    run_dir = Path(cfg.paths.output_dir)
+
+    datamodule = hydra.utils.instantiate(cfg.data, seed=cfg.seed)
+    module = build_module(cfg)
+    callbacks = _instantiate_dict(cfg.get("callbacks"))
+    loggers = _instantiate_dict(cfg.get("logger"))
+    trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+
+    n_gen = sum(p.numel() for p in module.generator.parameters())
+    n_dis = sum(p.numel() for p in module.discriminator.parameters())
+    log.info("run dir: %s | generator %.2fM params, discriminator %.2fM params", run_dir, n_gen / 1e6, n_dis / 1e6)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+
+    ckpt_dir = run_dir / "checkpoints"
+    last = ckpt_dir / "last.ckpt"
+    grid = next((c.last_png for c in callbacks if getattr(c, "last_png", None)), None)
+    tb_dir = next((Path(lg.log_dir) for lg in loggers if isinstance(lg, pl.loggers.TensorBoardLogger)), None)
+    result = TrainResult(
+        run_dir=run_dir,
+        checkpoint_dir=ckpt_dir,
+        last_checkpoint=last if last.is_file() else None,
+        final_grid=grid,
+        tensorboard_dir=tb_dir,
+        global_step=trainer.global_step,
+    )
+    log.info("finished at step %d", result.global_step)
+    log.info("TensorBoard logs: %s  (view with: tensorboard --logdir %s)", tb_dir, tb_dir)
+    log.info("last checkpoint: %s", result.last_checkpoint)
+    log.info("final swap grid: %s", result.final_grid)
+    return result

@@ -1,0 +1,211 @@
+"""Registry of every pretrained file the project can use.
+
+Each entry owns one file: where it is expected (overridable by an environment variable), where it
+officially comes from, which manifest in ``checkpoint_manifests.json`` describes its keys, and the
+error text a user sees when it is missing. Code never hard-codes a weight path; it asks
+:func:`resolve` by name (or passes an explicit path from config, which wins).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from reliableswap import paths
+
+log = logging.getLogger(__name__)
+
+Root = Literal["shared", "pretrained", "torch_hub"]
+
+
+class MissingWeightsError(FileNotFoundError):
+    """A pretrained file is not where the registry (or config) says it should be."""
+
+
+@dataclass(frozen=True)
+class WeightEntry:
+    name: str
+    relative_path: str
+    root: Root
+    origin: str
+    description: str
+    manifest: str | None = None
+
+    @property
+    def env_var(self) -> str:
+        """Per-file override, e.g. ``RELIABLESWAP_WEIGHT_ARCFACE_IRESNET100``."""
+        return "RELIABLESWAP_WEIGHT_" + self.name.upper()
+
+    def default_path(self) -> Path:
+        override = os.environ.get(self.env_var)
+        if override:
+            return Path(override).expanduser()
+        if self.root == "shared":
+            return paths.shared_weights_dir() / self.relative_path
+        if self.root == "torch_hub":
+            return Path(torch.hub.get_dir()) / "checkpoints" / self.relative_path
+        return paths.pretrained_dir() / self.relative_path
+
+    def missing_message(self, path: Path) -> str:
+        return (
+            f"Pretrained weights '{self.name}' ({self.description}) not found at {path}.\n"
+            f"  Get it from: {self.origin}\n"
+            f"  Put it at {path}, or set {self.env_var}=/path/to/file, or pass its path in the "
+            f"config that uses it."
+        )
+
+
+_ARCFACE_ORIGIN = (
+    "InsightFace arcface_torch model zoo (https://github.com/deepinsight/insightface/tree/master/"
+    "recognition/arcface_torch), e.g. ms1mv3_arcface_{arch}_fp16/backbone.pth"
+)
+
+REGISTRY: dict[str, WeightEntry] = {
+    e.name: e
+    for e in [
+        WeightEntry(
+            "arcface_iresnet100", "arcface/iresnet100_backbone.pth", "pretrained",
+            _ARCFACE_ORIGIN.format(arch="r100"), "ArcFace iresnet100 identity encoder",
+            manifest="arcface_iresnet100",
+        ),
+        WeightEntry(
+            "arcface_iresnet50", "arcface/iresnet50_backbone.pth", "pretrained",
+            _ARCFACE_ORIGIN.format(arch="r50"), "ArcFace iresnet50 identity encoder",
+            manifest="arcface_iresnet50",
+        ),
+        WeightEntry(
+            "arcface_iresnet18", "arcface/iresnet18_backbone.pth", "pretrained",
+            _ARCFACE_ORIGIN.format(arch="r18"), "ArcFace iresnet18 identity encoder",
+            manifest="arcface_iresnet18",
+        ),
+        WeightEntry(
+            "mobilefacenet_arcface", "recognition/mobilefacenet_arcface.pt", "shared",
+            "foamliu/MobileFaceNet, weights/mobilefacenet.pt (shipped in ../shared/weights)",
+            "MobileFaceNet ArcFace recogniser, 128-d",
+        ),
+        WeightEntry(
+            "mobilefacenet_arcface_onnx", "recognition/mobilefacenet_arcface.onnx", "shared",
+            "foamliu/MobileFaceNet, weights/MobileFaceNet.onnx (shipped in ../shared/weights)",
+            "MobileFaceNet ONNX export, reference for the PyTorch port",
+        ),
+        WeightEntry(
+            "insightface_w600k_r50", "insightface/w600k_r50.onnx", "pretrained",
+            "InsightFace model zoo buffalo_l.zip (https://github.com/deepinsight/insightface/"
+            "tree/master/python-package), file w600k_r50.onnx",
+            "InsightFace WebFace600K iresnet50 recogniser (ONNX)",
+        ),
+        WeightEntry(
+            "scrfd_500m_kps", "detection/scrfd_500m_kps.onnx", "shared",
+            "InsightFace buffalo_s det_500m.onnx (shipped in ../shared/weights)",
+            "SCRFD-500M face detector with 5 keypoints",
+        ),
+        WeightEntry(
+            "yunet", "detection/yunet_n_320_320.onnx", "shared",
+            "ShiqiYu/libfacedetection.train onnx/yunet_n_320_320.onnx (shipped in ../shared/weights)",
+            "YuNet face detector for cv2.FaceDetectorYN",
+        ),
+        WeightEntry(
+            "tddfa_v2_mb05", "pose_expression/3ddfa_v2_mb05_120x120.pth", "shared",
+            "cleardusk/3DDFA_V2 weights/mb05_120x120.pth (shipped in ../shared/weights)",
+            "3DDFA-V2 MobileNet 3DMM regressor (pose, shape, expression)",
+        ),
+        WeightEntry(
+            "vgg19_imagenet", "vgg19-dcbb9e9d.pth", "torch_hub",
+            "torchvision.models.VGG19_Weights.IMAGENET1K_V1 (downloaded by torchvision into the "
+            "torch hub cache on a machine with internet)",
+            "VGG19 ImageNet features for the perceptual loss",
+        ),
+        WeightEntry(
+            "fixernet_mouthnet", "fixernet/mouth_net_28_56_84_112.pth", "pretrained",
+            "ReliableSwap release (https://github.com/ygtxr1997/ReliableSwap), "
+            "mouth_net_28_56_84_112.pth",
+            "FixerNet lower-face recogniser, 128-d", manifest="fixernet_mouthnet_128",
+        ),
+        WeightEntry(
+            "bisenet_faceparsing", "parsing/79999_iter.pth", "pretrained",
+            "zllrunning/face-parsing.PyTorch release, 79999_iter.pth",
+            "BiSeNet 19-class face parser", manifest="bisenet_faceparsing_19",
+        ),
+        WeightEntry(
+            "lia_vox256", "reenact/vox.pt", "pretrained",
+            "wyhsirius/LIA release, vox.pt (generator under key 'gen')",
+            "LIA face reenactment generator", manifest="lia_generator_vox256",
+        ),
+        WeightEntry(
+            "hopenet", "pose/hopenet_robust_alpha1.pkl", "pretrained",
+            "natanielruiz/deep-head-pose release, hopenet_robust_alpha1.pkl",
+            "HopeNet head-pose estimator", manifest="hopenet_resnet50_66bins",
+        ),
+    ]
+}
+
+
+def get(name: str) -> WeightEntry:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"Unknown weight '{name}'. Known: {', '.join(sorted(REGISTRY))}") from None
+
+
+def resolve(name: str, override: str | os.PathLike[str] | None = None) -> Path:
+    """Return the existing file for ``name``; an explicit ``override`` path wins.
+
+    Raises :class:`MissingWeightsError` naming the expected path and the official origin.
+    """
+    entry = get(name)
+    path = Path(override).expanduser() if override else entry.default_path()
+    if not path.is_file():
+        raise MissingWeightsError(entry.missing_message(path))
+    return path
+
+
+def is_available(name: str, override: str | os.PathLike[str] | None = None) -> bool:
+    try:
+        resolve(name, override)
+    except MissingWeightsError:
+        return False
+    return True
+
+
+def load_state_dict(path: str | os.PathLike[str], prefix: str | None = None) -> dict[str, torch.Tensor]:
+    """Load a checkpoint's tensors safely (``weights_only=True``; no arbitrary pickle).
+
+    Unwraps the usual containers (``state_dict``, ``model``) and, with ``prefix``, keeps only
+    the keys under it with the prefix removed (``"G."`` for a released generator wrapper).
+    """
+    obj = torch.load(Path(path), map_location="cpu", weights_only=True)
+    for container in ("state_dict", "model"):
+        if isinstance(obj, Mapping) and container in obj and isinstance(obj[container], Mapping):
+            obj = obj[container]
+            break
+    if not isinstance(obj, Mapping):
+        raise ValueError(f"{path}: expected a state dict (mapping of tensors), got {type(obj).__name__}")
+    state = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    if prefix is not None:
+        state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        if not state:
+            raise ValueError(f"{path}: no tensors under prefix '{prefix}'")
+    return state
+
+
+def load_into(module: torch.nn.Module, state: Mapping[str, torch.Tensor], source: str = "checkpoint") -> None:
+    """Strictly load ``state`` into ``module`` with an error listing mismatched keys/shapes."""
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    mismatched = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
+    if missing or unexpected or mismatched:
+        def head(keys: list[str]) -> str:
+            return ", ".join(keys[:5]) + (" ..." if len(keys) > 5 else "")
+        raise ValueError(
+            f"{source} does not match {type(module).__name__}: "
+            f"{len(missing)} missing ({head(missing)}), {len(unexpected)} unexpected ({head(unexpected)}), "
+            f"{len(mismatched)} shape mismatches ({head(mismatched)})"
+        )
+    module.load_state_dict(dict(state), strict=True)

@@ -1,0 +1,1 @@
+"""Offline synthesis of reliable (cycle-triplet) supervision for face swapping."""

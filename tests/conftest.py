@@ -1,0 +1,53 @@
+"""Shared fixtures: locations of the shared data/weights/manifests, with clear skips.
+
+Everything from ``../shared`` is looked up through :mod:`reliableswap.paths` (environment variables
+with that default) and the test is skipped, saying where the file was expected, when it is absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from reliableswap import manifests as manifest_lib
+from reliableswap import paths
+
+
+@pytest.fixture(scope="session")
+def manifest() -> Callable[[str], dict]:
+    """``manifest(name)`` -> manifest entry, or skip when the manifests file is absent."""
+    path = paths.manifest_path()
+    if not path.is_file():
+        pytest.skip(f"checkpoint manifests not found at {path} (set RELIABLESWAP_MANIFESTS)")
+    return manifest_lib.load_manifest
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    path = paths.data_dir()
+    if not path.is_dir():
+        pytest.skip(f"shared face data not found at {path} (set RELIABLESWAP_DATA)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def celeba_images(shared_data: Path) -> Path:
+    path = shared_data / "celebamask_hq_1k" / "images"
+    if not path.is_dir():
+        pytest.skip(f"CelebAMask-HQ sample not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_weight() -> Callable[[str], Path]:
+    """``shared_weight("recognition/x.pt")`` -> path, or skip saying where it was expected."""
+
+    def lookup(relative: str) -> Path:
+        path = paths.shared_weights_dir() / relative
+        if not path.is_file():
+            pytest.skip(f"shared weight {relative} not found at {path} (set RELIABLESWAP_WEIGHTS)")
+        return path
+
+    return lookup

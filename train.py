@@ -1,0 +1,24 @@
+"""Train a face-swapping network: ``python train.py experiment=demo`` (Hydra overrides allowed).
+
+See configs/train.yaml for the config groups and README.md for the experiments.
+"""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig
+
+from reliableswap.config import register_resolvers
+
+register_resolvers()
+
+
+@hydra.main(version_base="1.3", config_path="configs", config_name="train")
+def main(cfg: DictConfig) -> None:
+    from reliableswap.training import train
+
+    train(cfg)
+
+
+if __name__ == "__main__":
+    main()
