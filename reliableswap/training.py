@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,11 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
+
+# Both are expected here and would only confuse users: the frozen identity encoder (and VGG) stay
+# in eval mode on purpose, and checkpoints after the G and D steps are exactly what we want.
+warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
+warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
 
 
 @dataclass
@@ -34,14 +40,18 @@ def build_module(cfg: DictConfig) -> pl.LightningModule:
     identity = hydra.utils.instantiate(cfg.identity)
     perceptual = hydra.utils.instantiate(cfg.loss.perceptual) if cfg.loss.get("perceptual") else None
     weights = OmegaConf.to_container(cfg.loss.weights, resolve=True)
-    return hydra.utils.instantiate(cfg.model, identity_encoder=identity, loss_weights=weights, perceptual=perceptual)
+    return hydra.utils.instantiate(
+        cfg.model, identity_encoder=identity, loss_weights=weights, perceptual=perceptual, _convert_="all"
+    )
 
 
 def train(cfg: DictConfig) -> TrainResult:
     pl.seed_everything(cfg.seed, workers=True)
     run_dir = Path(cfg.paths.output_dir)
 
-    datamodule = hydra.utils.instantiate(cfg.data, seed=cfg.seed)
+    # _convert_="all": plain dicts/lists reach the modules, so their saved hyper-parameters load
+    # with torch.load(weights_only=True) when resuming (no OmegaConf classes in checkpoints).
+    datamodule = hydra.utils.instantiate(cfg.data, seed=cfg.seed, _convert_="all")
     module = build_module(cfg)
     callbacks = _instantiate_dict(cfg.get("callbacks"))
     loggers = _instantiate_dict(cfg.get("logger"))

@@ -116,6 +116,24 @@ REGISTRY: dict[str, WeightEntry] = {
             "3DDFA-V2 MobileNet 3DMM regressor (pose, shape, expression)",
         ),
         WeightEntry(
+            "tddfa_v2_mb05_onnx", "pose_expression/3ddfa_v2_mb05_120x120.onnx", "shared",
+            "Shubhamai/StableView assets/model/mb05_120x120.onnx, an ONNX export of cleardusk/"
+            "3DDFA_V2 weights/mb05_120x120.pth (shipped in ../shared/weights)",
+            "3DDFA-V2 MobileNet(0.5) 3DMM regressor, ONNX (evaluation: pose/expression)",
+        ),
+        WeightEntry(
+            "tddfa_v2_param_stats", "pose_expression/3ddfa_v2_param_mean_std_62d.npz", "shared",
+            "cleardusk/3DDFA_V2 configs/param_mean_std_62d_120x120.pkl, converted to npz "
+            "(arrays 'mean', 'std'; shipped in ../shared/weights)",
+            "3DDFA-V2 mean/std to de-normalise the 62 regressed parameters",
+        ),
+        WeightEntry(
+            "tddfa_v2_bfm68", "pose_expression/3ddfa_v2_bfm68_bases_and_param_stats.json", "shared",
+            "Shubhamai/StableView assets/model/data.json (3DDFA-V2 BFM bases at the 68 sparse "
+            "landmarks; shipped in ../shared/weights)",
+            "BFM 68-landmark shape/expression bases and 3DDFA-V2 parameter mean/std",
+        ),
+        WeightEntry(
             "vgg19_imagenet", "vgg19-dcbb9e9d.pth", "torch_hub",
             "torchvision.models.VGG19_Weights.IMAGENET1K_V1 (downloaded by torchvision into the "
             "torch hub cache on a machine with internet)",
@@ -209,3 +227,17 @@ def load_into(module: torch.nn.Module, state: Mapping[str, torch.Tensor], source
             f"{len(mismatched)} shape mismatches ({head(mismatched)})"
         )
     module.load_state_dict(dict(state), strict=True)
+
+
+def describe_all() -> str:
+    """One line per registry entry: name, status, expected path, origin (``python -m reliableswap.weights``)."""
+    lines = []
+    for entry in REGISTRY.values():
+        path = entry.default_path()
+        status = "found  " if path.is_file() else "missing"
+        lines.append(f"{entry.name:28s} {status} {path}\n{'':28s}         from: {entry.origin}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(describe_all())

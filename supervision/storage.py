@@ -1,0 +1,111 @@
+"""Crash-safe output of the triplet builder.
+
+Invariants, whatever moment the process is killed at:
+
+- a pair folder ``<out>/<pair_id>/`` exists only complete: files are written into
+  ``<out>/.tmp-<pair_id>/`` and the folder is renamed into place (atomic on one filesystem);
+- ``triplets.csv`` gets a pair's row only after the rename; on resume, a folder without a row (a
+  kill between rename and append) is removed and the pair redone, and leftover ``.tmp-*`` folders
+  of this shard are removed;
+- rows are appended under an exclusive ``flock`` with one ``write``, so concurrent shards can share
+  the CSV files; the header is written by whoever creates the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import io
+import logging
+import os
+import shutil
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+TRIPLETS_CSV = "triplets.csv"
+FAILURES_CSV = "failures.csv"
+FAILURE_FIELDS = ("pair_id", "stage", "reason")
+TMP_PREFIX = ".tmp-"
+
+
+def append_row(path: Path, fields: Iterable[str], row: Mapping[str, object]) -> None:
+    """Append one CSV row (header first if the file is new), safely across processes."""
+    fields = list(fields)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="raise", lineterminator="\n")
+    writer.writerow({k: row.get(k, "") for k in fields})
+    line = buffer.getvalue()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_size == 0:
+            header = io.StringIO()
+            csv.writer(header, lineterminator="\n").writerow(fields)
+            line = header.getvalue() + line
+        os.write(fd, line.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        return []
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+class TripletStore:
+    """The output folder of a build: finished pairs, failures, and atomic pair commits."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.triplets_csv = self.root / TRIPLETS_CSV
+        self.failures_csv = self.root / FAILURES_CSV
+
+    def finished_ids(self) -> set[str]:
+        return {r["pair_id"] for r in read_rows(self.triplets_csv)}
+
+    def failed_ids(self) -> set[str]:
+        return {r["pair_id"] for r in read_rows(self.failures_csv)}
+
+    def recover(self, owned_ids: set[str]) -> int:
+        """Remove half-done work of the pairs in ``owned_ids`` (this shard's); returns how many."""
+        finished = self.finished_ids()
+        removed = 0
+        for path in self.root.iterdir():
+            if not path.is_dir():
+                continue
+            name = path.name
+            pair_id = name[len(TMP_PREFIX):] if name.startswith(TMP_PREFIX) else name
+            if pair_id not in owned_ids:
+                continue
+            if name.startswith(TMP_PREFIX) or pair_id not in finished:
+                shutil.rmtree(path)
+                removed += 1
+        if removed:
+            log.info("resume: removed %d unfinished pair folder(s)", removed)
+        return removed
+
+    def staging_dir(self, pair_id: str) -> Path:
+        path = self.root / f"{TMP_PREFIX}{pair_id}"
+        if path.exists():
+            shutil.rmtree(path)
+        path.mkdir()
+        return path
+
+    def commit(self, pair_id: str, staging: Path, fields: Iterable[str], row: Mapping[str, object]) -> Path:
+        """Rename the staged folder into place, then record its row."""
+        final = self.root / pair_id
+        if final.exists():  # a previous, unrecorded attempt: replace it
+            shutil.rmtree(final)
+        os.replace(staging, final)
+        append_row(self.triplets_csv, fields, row)
+        return final
+
+    def record_failure(self, pair_id: str, stage: str, reason: str) -> None:
+        append_row(self.failures_csv, FAILURE_FIELDS, {"pair_id": pair_id, "stage": stage, "reason": reason})

@@ -1,0 +1,107 @@
+"""End-to-end training through the Hydra configs: fast_dev_run, resume, and the demo contract."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from reliableswap import paths
+from reliableswap.config import register_resolvers
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / "configs"
+MOBILEFACENET = "recognition/mobilefacenet_arcface.pt"
+
+
+@pytest.fixture(autouse=True)
+def _needs_shared(celeba_images, shared_weight):
+    shared_weight(MOBILEFACENET)
+
+
+def _compose(overrides: list[str]):
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        return compose(config_name="train", overrides=overrides)
+
+
+def _train(run_dir: Path, *overrides: str):
+    from reliableswap.training import train
+
+    cfg = _compose(["experiment=faceshifter_vanilla", "debug=tiny", f"paths.output_dir={run_dir}", *overrides])
+    return train(cfg)
+
+
+def test_faceshifter_vanilla_fast_dev_run(tmp_path):
+    result = _train(tmp_path, "debug=fdr")
+    assert result.global_step == 1
+
+
+def test_resume_from_last_checkpoint_continues_at_the_same_step(tmp_path):
+    first = _train(tmp_path / "a", "trainer.max_steps=2")
+    assert first.global_step == 2 and first.last_checkpoint is not None
+    ckpt = torch.load(first.last_checkpoint, map_location="cpu", weights_only=False)
+    assert ckpt["global_step"] == 2
+    # One iteration = one global step: the D step must not be counted (Adam's own step count shows it).
+    assert [s["state"][0]["step"].item() for s in ckpt["optimizer_states"]] == [2, 2]
+
+    resumed = _train(tmp_path / "b", "trainer.max_steps=4", f"ckpt_path={first.last_checkpoint}")
+    assert resumed.global_step == 4
+    final = torch.load(resumed.last_checkpoint, map_location="cpu", weights_only=False)
+    assert final["global_step"] == 4
+    assert [s["state"][0]["step"].item() for s in final["optimizer_states"]] == [4, 4]
+    # the resumed run started from the saved weights, not from a fresh initialisation
+    fresh = _train(tmp_path / "c", "trainer.max_steps=2", "seed=7")
+    key = "generator.encoder.conv1.0.weight"
+    assert not torch.equal(final["state_dict"][key], fresh.last_checkpoint and torch.load(fresh.last_checkpoint, weights_only=False)["state_dict"][key])
+
+
+def test_missing_identity_weights_stop_with_the_expected_path(tmp_path):
+    from hydra.errors import InstantiationException
+
+    from reliableswap.weights import MissingWeightsError
+
+    missing = tmp_path / "nope.pt"
+    with pytest.raises((MissingWeightsError, InstantiationException)) as err:
+        _train(tmp_path, f"identity.weights_path={missing}")
+    assert str(missing) in str(err.value) + str(err.value.__cause__)
+
+
+def test_demo_command_writes_scalars_images_and_last_checkpoint(tmp_path):
+    """The README/issue contract: python train.py experiment=demo trainer.max_steps=N hydra.run.dir=DIR."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_dir = tmp_path / "demo"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run(
+        [sys.executable, "train.py", "experiment=demo", "trainer.max_steps=3", f"hydra.run.dir={run_dir}",
+         "data.num_workers=0", "callbacks.swap_grid.every_n_steps=2", "trainer.log_every_n_steps=1"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    assert (run_dir / "swap_grid_final.png").is_file()
+    assert str(run_dir / "swap_grid_final.png") in proc.stderr + proc.stdout  # it says where it wrote things
+    events = list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+    assert events
+    acc = EventAccumulator(str(events[0].parent)).Reload()
+    scalars = set(acc.Tags()["scalars"])
+    for term in ("adversarial", "identity", "attribute", "reconstruction", "cycle", "total"):
+        assert f"train/g_{term}" in scalars
+    assert {"train/d_loss", "train/lr_g", "train/lr_d"} <= scalars
+    assert "train/swap_grid" in acc.Tags()["images"]
+
+
+def test_demo_stops_with_a_clear_message_when_data_is_missing(tmp_path):
+    env = {**os.environ, "RELIABLESWAP_DATA": str(tmp_path / "no_data_here")}
+    proc = subprocess.run(
+        [sys.executable, "train.py", "experiment=demo", "trainer.max_steps=1", f"hydra.run.dir={tmp_path / 'run'}"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode != 0
+    assert "face data not found" in proc.stderr and "RELIABLESWAP_DATA" in proc.stderr
