@@ -1,0 +1,254 @@
+"""Build ReliableSwap triplets: ``python -m supervision.build_triplets input=DIR output=OUT num_pairs=N``.
+
+For each seeded pair of different-identity faces (A, B) it writes
+``OUT/<pair_id>/{source,target,output_st,output_ts}.jpg`` (A, B, AB, BA at ``settings.size``),
+appends one row per finished pair to ``OUT/triplets.csv`` and one per rejected pair to
+``OUT/failures.csv`` (pair, stage, reason). ``shard=i/n`` splits the pairs between processes or
+nodes without overlap; ``resume=true`` (default) skips recorded pairs, so a killed run finishes
+by rerunning the same command. ``debug=true`` (alias of ``debug_snapshots=true``) tiles every stage of the first ``debug_pairs``
+pairs into ``OUT/debug/<pair_id>.png``. Stage backends are config groups: ``analyzer``,
+``reenactor``, ``parser``, ``inpainter``, ``enhancer``, ``identity`` (quality filter).
+See configs/build_triplets.yaml.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+from reliableswap.config import register_resolvers
+from reliableswap.data.image_io import ImageReadError, read_rgb, write_image_atomic
+from reliableswap.data.index import IndexRow, read_index, scan_folder
+from supervision.debug import write_debug_tile
+from supervision.pipeline import StageError, SynthesisSettings, TripletSynthesizer, to_tensor, to_uint8
+from supervision.sampling import FacePair, Shard, sample_pairs
+from supervision.storage import TripletStore
+
+log = logging.getLogger("supervision.build_triplets")
+
+TRIPLET_FIELDS = (
+    "pair_id", "number", "source_id", "target_id", "source_image", "target_image",
+    "source", "target", "output_st", "output_ts",
+    "st_id_sim_source", "st_id_sim_target", "ts_id_sim_source", "ts_id_sim_target",
+    "st_face_score", "ts_face_score",
+    "analyzer", "reenactor", "parser", "inpainter", "enhancer", "identity", "size", "seed",
+)
+
+
+def load_rows(input_path: Path, input_root: str | None) -> tuple[Path, list[IndexRow]]:
+    """A folder is scanned (sub-folder = identity, loose file = own identity); a CSV is an index."""
+    if input_path.is_dir():
+        return input_path, scan_folder(input_path, read_sizes=False)
+    if input_path.is_file():
+        root = Path(input_root) if input_root else input_path.parent
+        return root, read_index(input_path)
+    raise FileNotFoundError(f"input not found: {input_path} (give a folder of aligned faces or an index CSV)")
+
+
+class _ImageCache:
+    """Loaded + analysed faces by path (each image is used by several pairs); failures cached too."""
+
+    def __init__(self, synth: TripletSynthesizer, root: Path, work_size: int, capacity: int = 256) -> None:
+        self.synth, self.root, self.work_size, self.capacity = synth, root, work_size, capacity
+        self._items: OrderedDict[str, tuple[np.ndarray, np.ndarray] | StageError] = OrderedDict()
+
+    def get(self, row: IndexRow) -> tuple[np.ndarray, np.ndarray]:
+        if row.path not in self._items:
+            self._items[row.path] = self._load(row)
+            if len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        item = self._items[row.path]
+        if isinstance(item, StageError):
+            raise item
+        return item
+
+    def _load(self, row: IndexRow) -> tuple[np.ndarray, np.ndarray] | StageError:
+        import cv2
+
+        try:
+            rgb = read_rgb(self.root / row.path)
+        except ImageReadError as err:
+            return StageError("load", f"{row.path}: {err.reason}")
+        h, w = rgb.shape[:2]
+        if min(h, w) < 64:
+            return StageError("load", f"{row.path}: image too small ({w}x{h}); aligned face crops >= 64 px expected")
+        if h != w:  # aligned crops are square; centre-crop anything else rather than distort it
+            side = min(h, w)
+            y0, x0 = (h - side) // 2, (w - side) // 2
+            rgb = rgb[y0 : y0 + side, x0 : x0 + side]
+        interp = cv2.INTER_AREA if rgb.shape[0] > self.work_size else cv2.INTER_CUBIC
+        rgb = cv2.resize(rgb, (self.work_size, self.work_size), interpolation=interp)
+        try:
+            face = self.synth.analyze(rgb)
+        except StageError as err:
+            return StageError(err.stage, f"{row.path}: {err.reason}")
+        return rgb, face.landmarks68.astype(np.float32)
+
+
+def _backend_name(cfg: DictConfig, group: str) -> str:
+    node = cfg.get(group)
+    return str(node.get("_target_", "none")).rsplit(".", 1)[-1] if node else "none"
+
+
+def build(cfg: DictConfig) -> dict[str, float]:
+    """Run the build described by ``cfg``; returns the summary figures."""
+    out = Path(cfg.output)
+    shard = Shard.parse(cfg.shard)
+    root, rows = load_rows(Path(cfg.input), cfg.get("input_root"))
+    pairs = sample_pairs(rows, int(cfg.num_pairs), int(cfg.seed))
+    mine = [p for p in pairs if shard.owns(p)]
+    store = TripletStore(out)
+    owned = {p.pair_id for p in mine}
+    if cfg.resume:
+        store.recover(owned)
+        done = store.finished_ids() | (set() if cfg.retry_failures else store.failed_ids())
+    else:
+        existing = owned & (store.finished_ids() | store.failed_ids())
+        if existing:
+            raise FileExistsError(
+                f"{out} already holds {len(existing)} of these pairs; rerun with resume=true or choose a new output"
+            )
+        done = set()
+    todo = [p for p in mine if p.pair_id not in done]
+    log.info(
+        "%d pairs in total, shard %s owns %d, %d already done, %d to build -> %s",
+        len(pairs), shard, len(mine), len(mine) - len(todo), len(todo), out,
+    )
+
+    device = torch.device(cfg.device)
+    settings = SynthesisSettings(**OmegaConf.to_container(cfg.settings, resolve=True))
+    inst = hydra.utils.instantiate
+    synth = TripletSynthesizer(
+        analyzer=inst(cfg.analyzer),
+        reenactor=inst(cfg.reenactor),
+        parser=inst(cfg.parser),
+        inpainter=inst(cfg.inpainter),
+        enhancer=inst(cfg.enhancer) if cfg.get("enhancer") else None,
+        identity=inst(cfg.identity) if cfg.get("identity") else None,
+        settings=settings,
+        device=device,
+    )
+    cache = _ImageCache(synth, root, settings.work_size)
+    meta = {g: _backend_name(cfg, g) for g in ("analyzer", "reenactor", "parser", "inpainter", "enhancer", "identity")}
+    counts = {"built": 0, "failed": 0}
+    start = time.perf_counter()
+    progress = tqdm(total=len(todo), desc=f"triplets {shard}", unit="pair", dynamic_ncols=True)
+    try:
+        for first in range(0, len(todo), int(cfg.batch_size)):
+            chunk = todo[first : first + int(cfg.batch_size)]
+            _build_chunk(chunk, cfg, synth, cache, store, meta, counts)
+            progress.update(len(chunk))
+            progress.set_postfix(built=counts["built"], failed=counts["failed"])
+    except KeyboardInterrupt:
+        log.warning("interrupted: finished pairs are saved; rerun the same command to resume")
+        raise
+    finally:
+        progress.close()
+    elapsed = time.perf_counter() - start
+    summary = {
+        "built": counts["built"],
+        "failed": counts["failed"],
+        "skipped_done": len(mine) - len(todo),
+        "seconds": round(elapsed, 2),
+        "pairs_per_s": round((counts["built"] + counts["failed"]) / elapsed, 4) if elapsed > 0 else 0.0,
+        **{f"stage_s/{k}": round(v, 3) for k, v in synth.timer.seconds.items()},
+    }
+    log.info("summary: %s", " ".join(f"{k}={v}" for k, v in summary.items()))
+    log.info("triplets: %s | failures: %s", store.triplets_csv, store.failures_csv)
+    return summary
+
+
+def _build_chunk(
+    chunk: list[FacePair], cfg: DictConfig, synth: TripletSynthesizer, cache: _ImageCache,
+    store: TripletStore, meta: dict[str, str], counts: dict[str, int],
+) -> None:
+    ready: list[tuple[FacePair, tuple, tuple]] = []
+    for pair in chunk:
+        try:
+            ready.append((pair, cache.get(pair.source), cache.get(pair.target)))
+        except StageError as err:
+            store.record_failure(pair.pair_id, err.stage, err.reason)
+            counts["failed"] += 1
+    if not ready:
+        return
+    n = len(ready)
+    dev = synth.device
+    a_img = torch.stack([to_tensor(a[0], dev) for _, a, _ in ready])
+    b_img = torch.stack([to_tensor(b[0], dev) for _, _, b in ready])
+    a_lmk = torch.stack([torch.from_numpy(a[1]) for _, a, _ in ready])
+    b_lmk = torch.stack([torch.from_numpy(b[1]) for _, _, b in ready])
+    keep_debug = bool(cfg.debug_snapshots) and any(p.number < int(cfg.debug_pairs) for p, _, _ in ready)
+    try:
+        result = synth.synthesize(
+            torch.cat([a_img, b_img]), torch.cat([b_img, a_img]), torch.cat([a_lmk, b_lmk]), torch.cat([b_lmk, a_lmk]),
+            keep_debug=keep_debug,
+        )
+    except StageError as err:
+        for pair, _, _ in ready:
+            store.record_failure(pair.pair_id, err.stage, err.reason)
+        counts["failed"] += n
+        return
+    size = synth.settings.size
+    images = to_uint8(result.images)
+    sources = to_uint8(torch.nn.functional.interpolate(a_img, size=(size, size), mode="area"))
+    targets = to_uint8(torch.nn.functional.interpolate(b_img, size=(size, size), mode="area"))
+    for i, (pair, _, _) in enumerate(ready):
+        st_fail, ts_fail = result.failures[i], result.failures[n + i]
+        if keep_debug and pair.number < int(cfg.debug_pairs):
+            write_debug_tile(store.root / "debug" / f"{pair.pair_id}.png", result.debug, [("AB", i), ("BA", n + i)])
+        if st_fail or ts_fail:
+            stage, reason = st_fail or ts_fail
+            which = "AB" if st_fail else "BA"
+            store.record_failure(pair.pair_id, stage, f"{which}: {reason}")
+            counts["failed"] += 1
+            continue
+        staging = store.staging_dir(pair.pair_id)
+        q = int(cfg.jpeg_quality)
+        write_image_atomic(staging / "source.jpg", sources[i], quality=q)
+        write_image_atomic(staging / "target.jpg", targets[i], quality=q)
+        write_image_atomic(staging / "output_st.jpg", images[i], quality=q)
+        write_image_atomic(staging / "output_ts.jpg", images[n + i], quality=q)
+        st, ts = result.metrics[i], result.metrics[n + i]
+        row = {
+            "pair_id": pair.pair_id, "number": pair.number,
+            "source_id": pair.source.identity, "target_id": pair.target.identity,
+            "source_image": pair.source.path, "target_image": pair.target.path,
+            **{k: f"{pair.pair_id}/{k}.jpg" for k in ("source", "target", "output_st", "output_ts")},
+            "st_id_sim_source": st.get("id_sim_source"), "st_id_sim_target": st.get("id_sim_target"),
+            "ts_id_sim_source": ts.get("id_sim_source"), "ts_id_sim_target": ts.get("id_sim_target"),
+            "st_face_score": st.get("face_score", ""), "ts_face_score": ts.get("face_score", ""),
+            **meta, "size": size, "seed": cfg.seed,
+        }
+        store.commit(pair.pair_id, staging, TRIPLET_FIELDS, row)
+        counts["built"] += 1
+
+
+def translate_debug_flag(argv: list[str]) -> list[str]:
+    """Accept ``debug=true|false`` as the documented shorthand for ``debug_snapshots=...``.
+
+    ``configs/`` also holds train.py's ``debug`` config group (``debug=tiny``), so Hydra would take
+    ``debug=true`` as a group choice and refuse it; the key is therefore named
+    ``debug_snapshots`` and this rewrites the short form before Hydra parses the command line.
+    """
+    return [f"debug_snapshots={a.split('=', 1)[1]}" if a.startswith("debug=") else a for a in argv]
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="build_triplets")
+def main(cfg: DictConfig) -> None:
+    build(cfg)
+
+
+if __name__ == "__main__":
+    import sys
+
+    register_resolvers()
+    sys.argv = translate_debug_flag(sys.argv)
+    main()

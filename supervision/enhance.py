@@ -1,0 +1,19 @@
+"""Face enhancement backends behind :class:`supervision.protocols.Enhancer`.
+
+The original optionally restores the reenacted A' (and the final AB) with GPEN, because LIA's
+256x256 output is soft. Enhancement is *off* by default here: it is optional in the method, its
+weights are not redistributable offline, and a restorer hallucinates identity-bearing detail
+(eyes, teeth), which would shift the very identity the triplet is supposed to carry. A GPEN
+backend belongs here once its official weights are configured; it is deliberately not faked.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+
+class NoEnhancer:
+    """Identity enhancer (the default): returns the images unchanged, without copying."""
+
+    def enhance(self, images: Tensor) -> Tensor:
+        return images

@@ -1,0 +1,131 @@
+"""Face analyzers: real faces on real photos, largest first, nothing in noise, strict input."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("dlib", reason="dlib not installed (pip install 'reliableswap[faces]')")
+pytest.importorskip("face_recognition_models", reason="pip install 'reliableswap[faces]'")
+
+from reliableswap.data.image_io import read_rgb  # noqa: E402
+from supervision.analysis import (  # noqa: E402
+    ALIGNED_BOX_SCORE,
+    DlibAnalyzer,
+    ScrfdAnalyzer,
+    ffhq_face_box,
+)
+from supervision.protocols import FaceAnalyzer  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> DlibAnalyzer:
+    return DlibAnalyzer(detect_max_side=256)
+
+
+@pytest.fixture(scope="module")
+def celeba_rgb(celeba_images: Path) -> list[np.ndarray]:
+    return [read_rgb(p) for p in sorted(celeba_images.glob("*.jpg"))[:5]]
+
+
+def _assert_plausible_face(face, shape: tuple[int, ...]) -> None:
+    lm = face.landmarks68
+    assert lm.shape == (68, 2) and lm.dtype == np.float32
+    assert (lm >= 0).all() and (lm[:, 0] < shape[1]).all() and (lm[:, 1] < shape[0]).all()
+    # iBUG anatomy: brows above eyes above nose tip above mouth above chin; right eye left of left eye.
+    assert lm[17:27, 1].mean() < lm[36:48, 1].mean() < lm[30, 1] < lm[48:68, 1].mean() < lm[8, 1]
+    assert lm[36:42, 0].mean() < lm[42:48, 0].mean()
+
+
+def test_protocol(analyzer: DlibAnalyzer) -> None:
+    assert isinstance(analyzer, FaceAnalyzer)
+
+
+def test_one_face_per_aligned_crop(analyzer: DlibAnalyzer, celeba_rgb: list[np.ndarray]) -> None:
+    for rgb in celeba_rgb:
+        faces = analyzer.analyze(rgb)
+        assert len(faces) == 1
+        assert faces[0].score > 0
+        _assert_plausible_face(faces[0], rgb.shape)
+        # FFHQ alignment puts the eye centres near the template's (0.38, 0.48) / (0.62, 0.48).
+        size = rgb.shape[0]
+        assert np.allclose(faces[0].landmarks68[36:42].mean(0) / size, [0.38, 0.48], atol=0.05)
+        assert np.allclose(faces[0].landmarks68[42:48].mean(0) / size, [0.62, 0.48], atol=0.05)
+
+
+def test_downscaled_detection_maps_back(celeba_rgb: list[np.ndarray]) -> None:
+    rgb = celeba_rgb[0]
+    full = DlibAnalyzer(detect_max_side=None).analyze(rgb)[0]
+    small = DlibAnalyzer(detect_max_side=128).analyze(rgb)[0]
+    assert np.abs(full.box - small.box).max() < 0.06 * rgb.shape[0]
+    assert np.abs(full.landmarks68 - small.landmarks68).mean() < 4.0
+
+
+def test_two_faces_largest_first(analyzer: DlibAnalyzer, shared_data: Path) -> None:
+    path = shared_data / "wild" / "_edge_cases" / "obama_and_biden_two_faces.jpg"
+    if not path.is_file():
+        pytest.skip(f"two-face photo not found at {path}")
+    rgb = read_rgb(path)
+    faces = DlibAnalyzer(detect_max_side=1024).analyze(rgb)
+    # Obama and Biden; a child at the bottom right is a third, much smaller face.
+    assert len(faces) >= 2
+    areas = [f.area for f in faces]
+    assert areas == sorted(areas, reverse=True)
+    assert areas[1] > 1.5 * (areas[2] if len(areas) > 2 else 0.0)
+    centres_x = sorted(float(f.box[[0, 2]].mean()) for f in faces[:2])
+    assert centres_x[1] - centres_x[0] > 0.1 * rgb.shape[1]  # two different people, side by side
+    for face in faces[:2]:
+        _assert_plausible_face(face, rgb.shape)
+        x0, y0, x1, y1 = face.box
+        inside = (face.landmarks68[:, 0] > x0 - 0.2 * (x1 - x0)) & (face.landmarks68[:, 0] < x1 + 0.2 * (x1 - x0))
+        assert inside.all()
+
+
+@pytest.mark.parametrize("kind", ["blank", "noise"])
+def test_no_face(analyzer: DlibAnalyzer, kind: str) -> None:
+    rng = np.random.default_rng(0)
+    img = np.full((256, 256, 3), 127, np.uint8) if kind == "blank" else rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    assert analyzer.analyze(img) == []
+
+
+@pytest.mark.parametrize(
+    "bad", [np.zeros((64, 64), np.uint8), np.zeros((64, 64, 4), np.uint8), np.zeros((64, 64, 3), np.float32)]
+)
+def test_rejects_non_rgb_uint8(analyzer: DlibAnalyzer, bad: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        analyzer.analyze(bad)
+
+
+def test_aligned_box_fallback_is_explicit(celeba_rgb: list[np.ndarray], caplog: pytest.LogCaptureFixture) -> None:
+    rgb = celeba_rgb[0]
+    # A detector that cannot fire (huge threshold) forces the fallback path on a real crop.
+    strict = DlibAnalyzer(detect_max_side=256, threshold=100.0)
+    assert strict.analyze(rgb) == []  # off by default: never silent
+    fallback = DlibAnalyzer(detect_max_side=256, threshold=100.0, assume_aligned_box=True)
+    with caplog.at_level(logging.WARNING, logger="supervision.analysis"):
+        faces = fallback.analyze(rgb)
+    assert len(faces) == 1 and faces[0].score == ALIGNED_BOX_SCORE
+    assert "assuming FFHQ alignment" in caplog.text and fallback.num_assumed == 1
+    assert np.allclose(faces[0].box, ffhq_face_box(rgb.shape[0]))
+    detected = DlibAnalyzer(detect_max_side=256).analyze(rgb)[0]
+    # The template box is where dlib would have found the face: landmarks agree within a few px.
+    assert np.abs(faces[0].landmarks68 - detected.landmarks68).mean() < 4.0
+    # Non-square input is not an FFHQ crop: no fallback.
+    assert fallback.analyze(np.ascontiguousarray(rgb[:, :400])) == []
+
+
+def test_scrfd_analyzer(celeba_rgb: list[np.ndarray], shared_weight: Callable[[str], Path], analyzer: DlibAnalyzer) -> None:
+    pytest.importorskip("insightface", reason="pip install 'reliableswap[onnx]'")
+    scrfd = ScrfdAnalyzer(weights_path=shared_weight("detection/scrfd_500m_kps.onnx"))
+    assert isinstance(scrfd, FaceAnalyzer)
+    for rgb in celeba_rgb[:3]:
+        faces = scrfd.analyze(rgb)
+        assert len(faces) == 1 and 0 < faces[0].score <= 1
+        _assert_plausible_face(faces[0], rgb.shape)
+        ref = analyzer.analyze(rgb)[0]
+        assert np.abs(faces[0].landmarks68 - ref.landmarks68).mean() < 4.0
+    assert scrfd.analyze(np.full((256, 256, 3), 127, np.uint8)) == []
