@@ -40,9 +40,18 @@ def build_module(cfg: DictConfig) -> pl.LightningModule:
     identity = hydra.utils.instantiate(cfg.identity)
     perceptual = hydra.utils.instantiate(cfg.loss.perceptual) if cfg.loss.get("perceptual") else None
     weights = OmegaConf.to_container(cfg.loss.weights, resolve=True)
-    return hydra.utils.instantiate(
+    module = hydra.utils.instantiate(
         cfg.model, identity_encoder=identity, loss_weights=weights, perceptual=perceptual, _convert_="all"
     )
+    module.build_config = build_config_of(cfg)
+    return module
+
+
+def build_config_of(cfg: DictConfig) -> dict:
+    """The plain-dict subset of a training config needed to rebuild the module for inference."""
+    keep = {key: cfg[key] for key in ("model", "identity", "loss") if key in cfg}
+    keep["data"] = {"size": int(cfg.data.size)}
+    return OmegaConf.to_container(OmegaConf.create(keep), resolve=True)
 
 
 def train(cfg: DictConfig) -> TrainResult:

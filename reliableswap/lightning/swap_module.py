@@ -78,6 +78,16 @@ class FaceSwapModule(pl.LightningModule):
             {"loss_weights": self.g_loss.weights, "lr": lr, "betas": list(self.betas), "channels_last": channels_last}
         )
 
+    # -- checkpoint ------------------------------------------------------------------------------
+    #: The composed config (model, identity, loss, data.size) this module was built from, set by
+    #: ``reliableswap.training``; stored in every checkpoint so inference can rebuild the model
+    #: from the checkpoint alone (see ``reliableswap.inference.loading``).
+    build_config: dict | None = None
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.build_config is not None:
+            checkpoint["reliableswap_config"] = self.build_config
+
     # -- setup ---------------------------------------------------------------------------------
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=self.betas)
