@@ -39,9 +39,12 @@ def build_module(cfg: DictConfig) -> pl.LightningModule:
     """The LightningModule of ``cfg.model`` with the configured identity encoder and losses."""
     identity = hydra.utils.instantiate(cfg.identity)
     perceptual = hydra.utils.instantiate(cfg.loss.perceptual) if cfg.loss.get("perceptual") else None
+    extra = {}
+    if cfg.loss.get("triplet") is not None:
+        extra["triplet_loss_weights"] = OmegaConf.to_container(cfg.loss.triplet, resolve=True)
     weights = OmegaConf.to_container(cfg.loss.weights, resolve=True)
     module = hydra.utils.instantiate(
-        cfg.model, identity_encoder=identity, loss_weights=weights, perceptual=perceptual, _convert_="all"
+        cfg.model, identity_encoder=identity, loss_weights=weights, perceptual=perceptual, _convert_="all", **extra
     )
     module.build_config = build_config_of(cfg)
     return module

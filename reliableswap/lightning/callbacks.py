@@ -37,6 +37,7 @@ class SwapGridLogger(pl.Callback):
 
     def _fixed_pairs(self, trainer: pl.Trainer, batch: dict) -> tuple[Tensor, Tensor]:
         if self._pairs is None:
+            batch = batch.get("vanilla", batch)  # combined vanilla + triplet loaders
             source, target = batch["source"], batch["target"]
             datamodule = getattr(trainer, "datamodule", None)
             if datamodule is not None and hasattr(datamodule, "val_dataloader"):
@@ -85,3 +86,41 @@ class SwapGridLogger(pl.Callback):
         tmp.replace(path)
         self.last_png = path
         log.info("final swap grid (rows: target | source | result | cycle) written to %s", path)
+
+
+def label_columns(grid: Tensor, labels: list[str], cell: int, padding: int = 2) -> Tensor:
+    """Write one short label at the top-left of each column of the first grid row."""
+    import cv2
+    import numpy as np
+
+    image = np.ascontiguousarray((grid.permute(1, 2, 0).numpy() * 255).astype(np.uint8))
+    for i, text in enumerate(labels):
+        x = padding + i * (cell + padding) + 3
+        cv2.putText(image, text, (x, padding + 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(image, text, (x, padding + 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 0), 1, cv2.LINE_AA)
+    return torch.from_numpy(image).permute(2, 0, 1).float() / 255
+
+
+class TripletGridLogger(pl.Callback):
+    """On triplet steps (at most every ``every_n_steps``) logs rows source | target | result |
+    reference of the training batch, each column labelled with its type code."""
+
+    def __init__(self, every_n_steps: int = 100, max_images: int = 6) -> None:
+        self.every_n_steps = every_n_steps
+        self.max_images = max_images
+        self._last_step: int | None = None
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx: int) -> None:
+        preview = getattr(pl_module, "triplet_preview", None)
+        step = trainer.global_step
+        if preview is None or (self._last_step is not None and step - self._last_step < self.every_n_steps):
+            return
+        self._last_step = step
+        k = self.max_images
+        rows = [preview[name][:k] for name in ("source", "target", "result", "reference")]
+        grid = swap_grid(rows)
+        codes = [f"code {int(c)}" for c in preview["type_code"][:k]]
+        grid = label_columns(grid, codes, cell=rows[0].shape[-1])
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_image("train/triplet_grid", grid, global_step=step)

@@ -14,9 +14,13 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 
+import numpy as np
+
+from reliableswap.data.triplets import pick_batch
 from reliableswap.losses.adversarial import HingeAdversarialLoss
 from reliableswap.losses.faceshifter import FaceShifterGeneratorLoss, SwapForward
 from reliableswap.losses.masks import SwapLossMasks
+from reliableswap.losses.triplet import TRIPLET_CODES, TripletLoss
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,10 @@ class FaceSwapModule(pl.LightningModule):
         perceptual: optional VGG feature loss added to the cycle term.
         lr, betas: Adam settings shared by G and D (FaceShifter: 1e-4, (0, 0.999)).
         channels_last: use the NHWC memory format on CUDA (faster convolutions with AMP).
+        triplet_rate: share of training steps that use the triplet batch of a combined
+            ``{"vanilla", "triplet"}`` loader (ReliableSwap: ~0.2); 0 = vanilla training.
+        triplet_loss_weights, triplet_codes: the triplet terms (see ``TripletLoss``).
+        triplet_seed: seeds the per-step triplet/vanilla choice (identical on every DDP rank).
     """
 
     def __init__(
@@ -63,6 +71,10 @@ class FaceSwapModule(pl.LightningModule):
         lr: float = 1e-4,
         betas: tuple[float, float] = (0.0, 0.999),
         channels_last: bool = True,
+        triplet_rate: float = 0.0,
+        triplet_loss_weights: Mapping[str, float] | None = None,
+        triplet_codes: tuple[int, ...] | list[int] = TRIPLET_CODES,
+        triplet_seed: int = 0,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -71,11 +83,26 @@ class FaceSwapModule(pl.LightningModule):
         self.discriminator = discriminator
         self.g_loss = FaceShifterGeneratorLoss(dict(loss_weights or {}), vgg=perceptual)
         self.adversarial = HingeAdversarialLoss()
+        self.triplet_loss = TripletLoss(dict(triplet_loss_weights or {}), codes=tuple(triplet_codes), vgg=perceptual)
+        self.parts: dict[str, slice] | None = getattr(identity_encoder, "parts", None)
+        if not 0.0 <= triplet_rate <= 1.0:
+            raise ValueError(f"triplet_rate must be in [0, 1], got {triplet_rate}")
+        self.triplet_rate = float(triplet_rate)
+        self.triplet_seed = int(triplet_seed)
+        self.triplet_preview: dict[str, Tensor] | None = None
         self.lr = lr
         self.betas = tuple(betas)
         self.channels_last = channels_last
         self.save_hyperparameters(
-            {"loss_weights": self.g_loss.weights, "lr": lr, "betas": list(self.betas), "channels_last": channels_last}
+            {
+                "loss_weights": self.g_loss.weights,
+                "lr": lr,
+                "betas": list(self.betas),
+                "channels_last": channels_last,
+                "triplet_rate": self.triplet_rate,
+                "triplet_loss_weights": self.triplet_loss.weights,
+                "triplet_codes": list(self.triplet_loss.codes),
+            }
         )
 
     # -- checkpoint ------------------------------------------------------------------------------
@@ -153,7 +180,18 @@ class FaceSwapModule(pl.LightningModule):
 
         self.discriminator.requires_grad_(False)
         out = self.generator_forward(source, target)
-        terms = self.g_loss(out, masks)
+        terms = self.g_loss(out, masks, self.parts)
+        if "reference" in batch:
+            reference = self._images(batch["reference"])
+            with torch.no_grad():
+                z_reference = self.identity(reference)
+            triplet = self.triplet_loss(out.result, reference, out.z_result, z_reference, batch["type_code"], self.parts)
+            terms.update({f"triplet/{k}": v for k, v in triplet.items()})
+            terms["total"] = terms["total"] + triplet["total"]
+            self.triplet_preview = {
+                "source": source.detach(), "target": target.detach(), "result": out.result.detach(),
+                "reference": reference.detach(), "type_code": batch["type_code"].detach(),
+            }
         opt_g.zero_grad(set_to_none=True)
         backward(terms["total"])
         opt_g.step()
@@ -169,11 +207,25 @@ class FaceSwapModule(pl.LightningModule):
         self.generator.requires_grad_(True)
         return terms, d_loss, masks
 
+    def is_triplet_step(self, step: int) -> bool:
+        """Seeded per-step coin: the same answer on every rank and after a resume."""
+        if self.triplet_rate <= 0.0:
+            return False
+        return bool(np.random.default_rng([self.triplet_seed, step]).random() < self.triplet_rate)
+
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> Tensor:
         opt_g, opt_d = self.optimizers()
+        self.triplet_preview = None
+        use_triplet = self.is_triplet_step(self.global_step)
+        if use_triplet and "triplet" not in batch:
+            raise ValueError("triplet_rate > 0 needs a triplet data module (data.triplets=...)")
+        batch = pick_batch(batch, use_triplet)
         terms, d_loss, masks = self.train_iteration(batch, opt_g, opt_d, self.manual_backward, _step_without_counting)
         batch_size = batch["source"].shape[0]
-        scalars = {f"train/g_{k}": v.detach() for k, v in terms.items()}
+        scalars = {
+            (f"train/{k}" if k.startswith("triplet/") else f"train/g_{k}"): v.detach() for k, v in terms.items()
+        }
+        scalars["train/triplet_step"] = torch.tensor(float("reference" in batch))
         scalars["train/d_loss"] = d_loss.detach()
         scalars["train/same_fraction"] = masks.reconstruction.float().mean()
         scalars["train/lr_g"] = torch.tensor(opt_g.param_groups[0]["lr"])

@@ -25,6 +25,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "reconstruction": 10.0,
     "cycle": 2.0,
     "cycle_vgg": 2.0,
+    "fixer": 0.5,
 }
 
 
@@ -62,16 +63,28 @@ class FaceShifterGeneratorLoss(nn.Module):
         self.cycle = CycleLoss()
         self.vgg = vgg
 
-    def forward(self, out: SwapForward, masks: SwapLossMasks) -> dict[str, Tensor]:
+    def forward(
+        self, out: SwapForward, masks: SwapLossMasks, parts: Mapping[str, slice] | None = None
+    ) -> dict[str, Tensor]:
+        """``parts`` splits a combined embedding (ArcFace + FixerNet): the identity term scores the
+        ``identity`` part, a ``fixer`` part gets its own term; without parts the whole vector is
+        the identity."""
         w = self.weights
+        id_part = parts["identity"] if parts and "identity" in parts else slice(None)
         terms = {
             "adversarial": w["adversarial"] * self.adversarial.generator(out.fake_outputs),
-            "identity": w["identity"] * masked_mean(self.identity(out.z_result, out.z_source.detach()), masks.identity),
+            "identity": w["identity"]
+            * masked_mean(self.identity(out.z_result[:, id_part], out.z_source[:, id_part].detach()), masks.identity),
             "attribute": w["attribute"] * masked_mean(self.attribute(out.result_attrs, out.target_attrs), masks.attribute),
             "reconstruction": w["reconstruction"]
             * masked_mean(self.reconstruction(out.result, out.target), masks.reconstruction),
             "cycle": w["cycle"] * masked_mean(self.cycle(out.cycled, out.target), masks.cycle),
         }
+        if parts and "fixer" in parts:
+            fx = parts["fixer"]
+            terms["fixer"] = w["fixer"] * masked_mean(
+                self.identity(out.z_result[:, fx], out.z_source[:, fx].detach()), masks.identity
+            )
         if self.vgg is not None:
             terms["cycle_vgg"] = w["cycle_vgg"] * masked_mean(self.vgg(out.cycled, out.target), masks.cycle)
         terms["total"] = sum(terms.values())

@@ -1,0 +1,187 @@
+"""Triplet samples from a ``supervision.build_triplets`` output folder, and vanilla + triplet mixing.
+
+Type codes (spec §1), for a built pair (A, B) with synthesized AB and BA:
+
+====  ======  ======  =========
+code  source  target  reference
+====  ======  ======  =========
+2     A       B       AB         naive triplet (real inputs, synthetic output)
+3     B       A       BA         naive
+4     AB      BA      A (real)   cycle triplet (synthetic inputs, real output) — the paper's
+5     BA      AB      B (real)   cycle
+====  ======  ======  =========
+
+(0 = vanilla different pair, 1 = vanilla same pair.) The target and its reference are the same
+pose/background, so they get the *same* flip and colour jitter; the source is augmented on its own.
+
+Mixing is batch-level, as in the paper: the training loader yields ``{"vanilla": batch,
+"triplet": batch}`` every step (Lightning's ``CombinedLoader``, so DDP sharding applies to both),
+and the LightningModule uses the triplet batch on a seeded ``triplet_rate`` share of the steps
+(the same choice on every rank) and the vanilla batch otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pytorch_lightning.utilities import CombinedLoader
+from torch.utils.data import DataLoader, Dataset
+
+from reliableswap.data.datamodule import FaceSwapDataModule
+from reliableswap.data.image_io import read_rgb
+from reliableswap.data.transforms import FaceTransform
+
+log = logging.getLogger(__name__)
+
+TRIPLET_CSV = "triplets.csv"
+# code -> (source column, target column, reference column) of triplets.csv
+CODE_COLUMNS: dict[int, tuple[str, str, str]] = {
+    2: ("source", "target", "output_st"),
+    3: ("target", "source", "output_ts"),
+    4: ("output_st", "output_ts", "source"),
+    5: ("output_ts", "output_st", "target"),
+}
+CYCLE_CODES = (4, 5)
+NAIVE_CODES = (2, 3)
+
+
+class TripletsNotFoundError(FileNotFoundError):
+    """The configured triplet folder has no (readable) triplets.csv."""
+
+
+def read_triplet_rows(root: Path) -> list[dict[str, str]]:
+    import csv
+
+    path = Path(root) / TRIPLET_CSV
+    if not path.is_file():
+        raise TripletsNotFoundError(
+            f"no {TRIPLET_CSV} in {root}: build triplets first "
+            f"(python -m supervision.build_triplets input=... output={root}) or set data.triplets=..."
+        )
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    missing = {"pair_id", "source", "target", "output_st", "output_ts"} - set(rows[0] if rows else {})
+    if not rows or missing:
+        raise TripletsNotFoundError(f"{path} holds no usable triplets (missing columns: {sorted(missing)})")
+    return rows
+
+
+class TripletDataset(Dataset):
+    """One sample per (built pair, type code): ``source``, ``target``, ``reference`` in [-1, 1],
+    ``type_code`` (int64) and ``same`` (False: a triplet's source and target are different people)."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        codes: Sequence[int] = CYCLE_CODES,
+        size: int = 256,
+        transform: FaceTransform | None = None,
+        seed: int = 0,
+    ) -> None:
+        unknown = set(codes) - set(CODE_COLUMNS)
+        if unknown or not codes:
+            raise ValueError(f"triplet codes must be a non-empty subset of {sorted(CODE_COLUMNS)}, got {list(codes)}")
+        self.root = Path(root)
+        self.rows = read_triplet_rows(self.root)
+        self.codes = tuple(int(c) for c in codes)
+        self.transform = transform or FaceTransform(size=size, augment=False)
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.rows) * len(self.codes)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        row = self.rows[index // len(self.codes)]
+        code = self.codes[index % len(self.codes)]
+        source_col, target_col, reference_col = CODE_COLUMNS[code]
+        base = np.random.SeedSequence([self.seed, self.epoch, index])
+        source_seed, shared_seed = base.spawn(2)
+        source = self.transform(read_rgb(self.root / row[source_col]), np.random.default_rng(source_seed))
+        # identical random stream -> identical flip/jitter for the target and its ground truth
+        target = self.transform(read_rgb(self.root / row[target_col]), np.random.default_rng(shared_seed))
+        reference = self.transform(read_rgb(self.root / row[reference_col]), np.random.default_rng(shared_seed))
+        return {
+            "source": source,
+            "target": target,
+            "reference": reference,
+            "type_code": torch.tensor(code, dtype=torch.int64),
+            "same": torch.tensor(False),
+            "pair_id": row["pair_id"],
+        }
+
+
+class MixedSwapDataModule(FaceSwapDataModule):
+    """Vanilla pairs (everything :class:`FaceSwapDataModule` does) plus triplet batches.
+
+    ``triplets``: output folder of ``supervision.build_triplets``; ``triplet_codes``: which type
+    codes to draw (``[4, 5]`` cycle, ``[2, 3]`` naive); ``triplet_batch_size``: defaults to
+    ``batch_size``. Validation stays vanilla.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        triplets: str | os.PathLike[str] | None = None,
+        triplet_codes: Sequence[int] = CYCLE_CODES,
+        triplet_batch_size: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        if not triplets:
+            raise TripletsNotFoundError(
+                "this experiment trains with triplets: set data.triplets=<output folder of supervision.build_triplets>"
+            )
+        self.triplets = Path(triplets)
+        self.triplet_codes = tuple(int(c) for c in triplet_codes)
+        self.triplet_batch_size = int(triplet_batch_size or self.batch_size)
+        self.triplet_dataset: TripletDataset | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        super().setup(stage)
+        if self.triplet_dataset is None:
+            self.triplet_dataset = TripletDataset(
+                self.triplets, codes=self.triplet_codes, size=self.size, transform=self.build_transform(), seed=self.seed
+            )
+            log.info(
+                "triplets %s: %d pairs -> %d samples (codes %s)",
+                self.triplets, len(self.triplet_dataset.rows), len(self.triplet_dataset), list(self.triplet_codes),
+            )
+
+    def _triplet_loader(self) -> DataLoader:
+        assert self.triplet_dataset is not None
+        if len(self.triplet_dataset) < self.triplet_batch_size:
+            raise ValueError(
+                f"{len(self.triplet_dataset)} triplet samples in {self.triplets} are fewer than one batch "
+                f"({self.triplet_batch_size}); build more triplets or lower data.triplet_batch_size"
+            )
+        generator = torch.Generator().manual_seed(self.seed + 1)
+        return DataLoader(
+            self.triplet_dataset,
+            batch_size=self.triplet_batch_size,
+            shuffle=True,
+            drop_last=True,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.persistent_workers and self.num_workers > 0,
+            generator=generator,
+        )
+
+    def train_dataloader(self) -> CombinedLoader:
+        return CombinedLoader({"vanilla": super().train_dataloader(), "triplet": self._triplet_loader()}, mode="max_size_cycle")
+
+
+def pick_batch(batch: Mapping[str, Any], use_triplet: bool) -> Mapping[str, Any]:
+    """The batch of this step from a combined ``{"vanilla", "triplet"}`` batch (plain batches pass)."""
+    if "vanilla" not in batch:
+        return batch
+    return batch["triplet"] if use_triplet else batch["vanilla"]
