@@ -1,21 +1,32 @@
-"""Swap images/videos and evaluate checkpoints.
+"""Swap faces into images, folders and videos, or evaluate a swapper (Hydra entry point).
 
-Not implemented yet: inference and the evaluation protocols are tracked in the project's issue
-on ``python test.py``. Until then this entry point says so and exits with status 2.
+    python test.py ckpt=CKPT source=IMAGE target=IMAGE|DIR|VIDEO output=PATH [device=cuda] [faces=all]
+    python test.py ckpt=CKPT eval=folder eval.input=DIR output=DIR
+
+``python test.py --help`` lists every option; configs/test.yaml holds the defaults. The work is
+done in :mod:`reliableswap.inference` (this file only composes the config).
 """
 
 from __future__ import annotations
 
 import sys
 
+import hydra
+from omegaconf import DictConfig
 
-def main() -> int:
-    sys.stderr.write(
-        "test.py: not implemented yet (swapping and evaluation are planned; "
-        "see README 'Roadmap'). Train with: python train.py experiment=demo\n"
-    )
-    return 2
+from reliableswap.config import register_resolvers
+
+register_resolvers()
+
+
+@hydra.main(version_base="1.3", config_path="configs", config_name="test")
+def main(cfg: DictConfig) -> None:
+    from reliableswap.inference.images import run_from_config
+
+    code = run_from_config(cfg)
+    if code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -40,6 +40,8 @@ def build_module(cfg: DictConfig) -> pl.LightningModule:
     identity = hydra.utils.instantiate(cfg.identity)
     perceptual = hydra.utils.instantiate(cfg.loss.perceptual) if cfg.loss.get("perceptual") else None
     extra = {}
+    if cfg.loss.get("generator_loss") is not None:
+        extra["generator_loss"] = hydra.utils.instantiate(cfg.loss.generator_loss)
     if cfg.loss.get("triplet") is not None:
         extra["triplet_loss_weights"] = OmegaConf.to_container(cfg.loss.triplet, resolve=True)
     weights = OmegaConf.to_container(cfg.loss.weights, resolve=True)

@@ -160,6 +160,17 @@ REGISTRY: dict[str, WeightEntry] = {
             "natanielruiz/deep-head-pose release, hopenet_robust_alpha1.pkl",
             "HopeNet head-pose estimator", manifest="hopenet_resnet50_66bins",
         ),
+        WeightEntry(
+            "inception_fid", "pt_inception-2015-12-05-6726825d.pth", "torch_hub",
+            "mseitzer/pytorch-fid release v0.2.1, pt_inception-2015-12-05-6726825d.pth (the TF FID "
+            "Inception graph ported to PyTorch; pytorch-fid downloads it into the torch hub cache)",
+            "FID Inception-v3 (pool3 features) for FID/KID",
+        ),
+        WeightEntry(
+            "cosface_r50", "cosface/glint360k_cosface_r50_backbone.pth", "pretrained",
+            _ARCFACE_ORIGIN.format(arch="r50").replace("ms1mv3_arcface_r50_fp16", "glint360k_cosface_r50_fp16_0.1"),
+            "CosFace iresnet50 recogniser (evaluation-only ID retrieval judge)", manifest="arcface_iresnet50",
+        ),
     ]
 }
 

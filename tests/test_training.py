@@ -37,8 +37,9 @@ def _train(run_dir: Path, *overrides: str):
     return train(cfg)
 
 
-def test_faceshifter_vanilla_fast_dev_run(tmp_path):
-    result = _train(tmp_path, "debug=fdr")
+@pytest.mark.parametrize("experiment", ["faceshifter_vanilla", "simswap_vanilla"])
+def test_vanilla_experiments_fast_dev_run(tmp_path, experiment):
+    result = _train(tmp_path, "debug=fdr", f"experiment={experiment}")
     assert result.global_step == 1
 
 
@@ -125,7 +126,7 @@ def built_triplets(tmp_path_factory, celeba_images):
     return out
 
 
-@pytest.mark.parametrize("experiment", ["faceshifter_cycle", "faceshifter_naive", "faceshifter512_cycle"])
+@pytest.mark.parametrize("experiment", ["faceshifter_cycle", "faceshifter_naive", "faceshifter512_cycle", "simswap_cycle"])
 def test_triplet_experiments_train_on_built_triplets(tmp_path, built_triplets, experiment):
     """The issue contract: experiment=<name> debug=tiny data.triplets=DIR trainer.max_steps=N."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

@@ -8,6 +8,11 @@ swap is not graded by its own teacher:
 - :class:`TDDFAPoseEstimator` -- 3DDFA-V2 MobileNet(0.5): yaw/pitch/roll, 10 expression and 40
   shape coefficients. Needs the ``onnx`` extra (onnxruntime).
 
+Benchmarking (see :mod:`.runner`): :func:`run` evaluates a :class:`~reliableswap.inference.swapper.Swapper`
+on a protocol (:mod:`.protocols`: ``folder``, ``faceforensics``) with configured metrics (:mod:`.metrics`
+registry: ``id_retrieval``, ``pose_error``, ``expression_error``, ``fixer_similarity``, ``fid``, ``kid``);
+:mod:`.baselines` holds the ``copy_target`` / ``copy_source_aligned`` sanity swappers.
+
 Heavy dependencies are imported when a judge is constructed, not when this package is imported.
 """
 
@@ -16,10 +21,26 @@ from reliableswap.evaluation.identity_dlib import (
     DlibFaceDescriptor,
     face_distance,
 )
+from reliableswap.evaluation.baselines import CopySourceAligned, CopyTarget
+from reliableswap.evaluation.metrics import METRICS, MetricResult, SwapBatch, build_metric, build_metrics
 from reliableswap.evaluation.pose_3ddfa import PoseExpression, TDDFAPoseEstimator
+from reliableswap.evaluation.protocols import EvalPair, FaceForensicsProtocol, FolderProtocol, build_protocol
+from reliableswap.evaluation.runner import run
 
 __all__ = [
+    "METRICS",
     "SAME_PERSON_THRESHOLD",
+    "CopySourceAligned",
+    "CopyTarget",
+    "EvalPair",
+    "FaceForensicsProtocol",
+    "FolderProtocol",
+    "MetricResult",
+    "SwapBatch",
+    "build_metric",
+    "build_metrics",
+    "build_protocol",
+    "run",
     "DlibFaceDescriptor",
     "PoseExpression",
     "TDDFAPoseEstimator",

@@ -75,13 +75,17 @@ class FaceSwapModule(pl.LightningModule):
         triplet_loss_weights: Mapping[str, float] | None = None,
         triplet_codes: tuple[int, ...] | list[int] = TRIPLET_CODES,
         triplet_seed: int = 0,
+        generator_loss: Callable[..., nn.Module] | None = None,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
         self.identity = identity_encoder
         self.generator = generator(id_dim=int(identity_encoder.embedding_dim))
         self.discriminator = discriminator
-        self.g_loss = FaceShifterGeneratorLoss(dict(loss_weights or {}), vgg=perceptual)
+        if generator_loss is None:  # FaceShifter (default, backward compatible)
+            self.g_loss = FaceShifterGeneratorLoss(dict(loss_weights or {}), vgg=perceptual)
+        else:  # a Hydra _partial_ from cfg.loss.generator_loss, e.g. SimSwapGeneratorLoss
+            self.g_loss = generator_loss(weights=dict(loss_weights or {}))
         self.adversarial = HingeAdversarialLoss()
         self.triplet_loss = TripletLoss(dict(triplet_loss_weights or {}), codes=tuple(triplet_codes), vgg=perceptual)
         self.parts: dict[str, slice] | None = getattr(identity_encoder, "parts", None)
@@ -146,10 +150,18 @@ class FaceSwapModule(pl.LightningModule):
             z_source = self.identity(source)
             z_target = self.identity(target)
         result, target_attrs = self.generator(target, z_source)
-        result_attrs = self.generator.attributes(result)
+        # Losses declare what they need (FaceShifter: everything; SimSwap: no cycle/attributes,
+        # but D's features of the real target for feature matching).
+        result_attrs = self.generator.attributes(result) if getattr(self.g_loss, "needs_attributes", True) else []
         z_result = self.identity(result)
-        # Cycle: put the target's own identity back onto the (detached) result.
-        cycled, _ = self.generator(result.detach(), z_target)
+        cycled = None
+        if getattr(self.g_loss, "needs_cycle", True):
+            # Cycle: put the target's own identity back onto the (detached) result.
+            cycled, _ = self.generator(result.detach(), z_target)
+        real_outputs = None
+        if getattr(self.g_loss, "needs_real_outputs", False):
+            with torch.no_grad():
+                real_outputs = self.discriminator(target)
         return SwapForward(
             target=target,
             result=result,
@@ -159,6 +171,7 @@ class FaceSwapModule(pl.LightningModule):
             result_attrs=result_attrs,
             cycled=cycled,
             fake_outputs=self.discriminator(result),
+            real_outputs=real_outputs,
         )
 
     def train_iteration(

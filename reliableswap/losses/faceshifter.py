@@ -39,8 +39,11 @@ class SwapForward:
     z_result: Tensor
     target_attrs: list[Tensor]
     result_attrs: list[Tensor]
-    cycled: Tensor
+    cycled: Tensor | None
     fake_outputs: list
+    #: D(target) per-scale features, computed without gradient; only for losses that match
+    #: discriminator features (``needs_real_outputs``, e.g. SimSwap's weak feature matching).
+    real_outputs: list | None = None
 
 
 class FaceShifterGeneratorLoss(nn.Module):

@@ -12,12 +12,19 @@ remapping. Architecture (Deng et al., ArcFace; "improved" pre-activation residua
 - head: BN -> flatten (512*7*7) -> dropout (0 at inference) -> fc (512) -> BatchNorm1d
   (``features``; its scale is frozen to 1 in the original training).
 
+The same network is reused on other crop sizes (FixerNet: the 56x56 lower-face crop, fc in
+512*4*4 = 8192 features, 128-d, as ReliableSwap's ``fc_scale``): ``input_size`` sets the fc
+input from the spatial size after the four stride-2 stages (``ceil(n / 16)``), and ``widths``
+allows narrow variants for CPU smoke runs. Defaults give the released ArcFace layout unchanged.
+
 Input: 112x112 RGB ArcFace crop in [-1, 1] (``(pixel / 255 - 0.5) / 0.5``). Output: 512-d,
 *not* normalised (the :class:`~reliableswap.models.identity.base.IdentityEncoder` wrapper
 normalises).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -68,25 +75,57 @@ class IBasicBlock(nn.Module):
         return out + shortcut
 
 
+#: Channels of the stem/stage 1..4 of the released networks.
+IRESNET_WIDTHS: tuple[int, int, int, int] = (64, 128, 256, 512)
+
+
+def iresnet_output_size(input_size: int) -> int:
+    """Spatial size after the four stride-2 stages (3x3, padding 1): ``ceil(n / 16)``; 112 -> 7, 56 -> 4."""
+    n = int(input_size)
+    for _ in range(4):
+        n = (n - 1) // 2 + 1
+    return n
+
+
+def _pair(size: int | Sequence[int]) -> tuple[int, int]:
+    if isinstance(size, int):
+        return size, size
+    h, w = (int(v) for v in size)
+    return h, w
+
+
 class IResNet(nn.Module):
-    """IResNet backbone; ``layers`` gives the number of blocks per stage."""
+    """IResNet backbone; ``layers`` gives the number of blocks per stage.
 
-    fc_spatial = 7  # 112 / 2**4
+    ``input_size`` (int or (H, W)) only sets the fc input size; ``widths`` the stage channels.
+    """
 
-    def __init__(self, layers: tuple[int, int, int, int], embedding_dim: int = 512, dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        layers: tuple[int, int, int, int],
+        embedding_dim: int = 512,
+        dropout: float = 0.0,
+        input_size: int | Sequence[int] = 112,
+        widths: Sequence[int] = IRESNET_WIDTHS,
+    ) -> None:
         super().__init__()
+        widths = tuple(int(w) for w in widths)
+        if len(widths) != 4 or min(widths) <= 0:
+            raise ValueError(f"widths needs 4 positive channel counts, got {widths}")
         self.embedding_dim = embedding_dim
-        self.conv1 = _conv3x3(3, 64)
-        self.bn1 = nn.BatchNorm2d(64, eps=_BN_EPS)
-        self.prelu = nn.PReLU(64)
-        cin = 64
-        for i, (blocks, cout) in enumerate(zip(layers, (64, 128, 256, 512)), start=1):
+        self.input_size = _pair(input_size)
+        self.fc_spatial = tuple(iresnet_output_size(n) for n in self.input_size)
+        self.conv1 = _conv3x3(3, widths[0])
+        self.bn1 = nn.BatchNorm2d(widths[0], eps=_BN_EPS)
+        self.prelu = nn.PReLU(widths[0])
+        cin = widths[0]
+        for i, (blocks, cout) in enumerate(zip(layers, widths), start=1):
             stage = [IBasicBlock(cin, cout, stride=2)] + [IBasicBlock(cout, cout) for _ in range(blocks - 1)]
             self.add_module(f"layer{i}", nn.Sequential(*stage))
             cin = cout
-        self.bn2 = nn.BatchNorm2d(512, eps=_BN_EPS)
+        self.bn2 = nn.BatchNorm2d(cin, eps=_BN_EPS)
         self.dropout = nn.Dropout(p=dropout)
-        self.fc = nn.Linear(512 * self.fc_spatial**2, embedding_dim)
+        self.fc = nn.Linear(cin * self.fc_spatial[0] * self.fc_spatial[1], embedding_dim)
         self.features = nn.BatchNorm1d(embedding_dim, eps=_BN_EPS)
         # As in the original: the embedding BN keeps a unit scale (only its shift is learnt).
         nn.init.constant_(self.features.weight, 1.0)
@@ -104,10 +143,15 @@ class IResNet(nn.Module):
         return self.features(self.fc(x))
 
 
-def iresnet(arch: str, embedding_dim: int = 512) -> IResNet:
-    """Build ``r18``/``r34``/``r50``/``r100`` (randomly initialised)."""
+def iresnet(
+    arch: str,
+    embedding_dim: int = 512,
+    input_size: int | Sequence[int] = 112,
+    widths: Sequence[int] = IRESNET_WIDTHS,
+) -> IResNet:
+    """Build ``r18``/``r34``/``r50``/``r100`` (randomly initialised); see :class:`IResNet`."""
     try:
         layers = IRESNET_LAYERS[arch]
     except KeyError:
         raise ValueError(f"unknown IResNet arch '{arch}'; known: {', '.join(IRESNET_LAYERS)}") from None
-    return IResNet(layers, embedding_dim=embedding_dim)
+    return IResNet(layers, embedding_dim=embedding_dim, input_size=input_size, widths=widths)

@@ -1,0 +1,324 @@
+"""Identity-labelled faces for training a recogniser (FixerNet) and held-out verification pairs.
+
+Samples are FFHQ-style aligned crops resized to ``size`` (the convention of the whole project);
+the *model* derives the 112 ArcFace crop (and FixerNet's 56x56 lower-face crop) with the one
+fixed, differentiable warp of :mod:`reliableswap.faces.alignment`. Keeping the warp in the model
+means the recogniser is trained on exactly the crop it will later see inside the swap losses.
+
+Training batches (default collation): ``image`` float32 (B, 3, S, S) in [-1, 1], ``label``
+int64 (B,) in ``[0, num_classes)``. Validation batches: ``a``, ``b`` (B, 3, S, S), ``same`` bool
+(B,) - half same-identity, half different-identity pairs, all from identities *held out* of
+training (split by identity, seeded).
+
+Data with one image per identity (the shared CelebAMask-HQ sample) still works for smoke runs:
+each image is its own class, views differ by augmentation, and a "same" verification pair is
+two augmented views of one photo. That measures augmentation invariance, not recognition across
+photos; say so when quoting such numbers. Real training data (CASIA-WebFace / MS1M aligned to
+the FFHQ layout, one folder per person) give real same pairs.
+
+Augmentation: flip + mild colour jitter (:class:`~reliableswap.data.transforms.FaceTransform`)
+and, optionally, a small random shift/scale (``max_shift``, ``max_scale``; off by default): a
+lower-face crop is sensitive to alignment error, and a little geometric jitter makes the views
+of a single photo differ in a way the network must be robust to.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from reliableswap.data.datamodule import FaceDataNotFoundError, split_by_identity
+from reliableswap.data.image_io import read_rgb
+from reliableswap.data.index import IndexRow, group_by_identity
+from reliableswap.data.pairs import load_rows
+from reliableswap.data.transforms import FaceTransform, jpeg_reduce_factor, resize_uint8, to_tensor
+
+__all__ = ["FaceAugment", "IdentityDataModule", "IdentityImageDataset", "VerificationPairs"]
+
+log = logging.getLogger(__name__)
+
+
+class FaceAugment:
+    """Resize + optional small shift/scale + :class:`FaceTransform` (flip, colour jitter)."""
+
+    def __init__(self, transform: FaceTransform, max_shift: float = 0.0, max_scale: float = 0.0) -> None:
+        if not 0.0 <= max_shift < 0.5 or not 0.0 <= max_scale < 0.5:
+            raise ValueError(f"max_shift and max_scale must be in [0, 0.5), got {max_shift}, {max_scale}")
+        self.transform = transform
+        self.max_shift = float(max_shift)
+        self.max_scale = float(max_scale)
+
+    @property
+    def size(self) -> int:
+        return self.transform.size
+
+    def __call__(self, img: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        img = resize_uint8(img, self.size)
+        # Always draw the three numbers so the stream does not depend on the options.
+        dx, dy = rng.uniform(-self.max_shift, self.max_shift, size=2) * self.size
+        scale = 1.0 + float(rng.uniform(-self.max_scale, self.max_scale))
+        if self.transform.augment and (self.max_shift > 0 or self.max_scale > 0):
+            c = (self.size - 1) / 2.0
+            m = np.array([[scale, 0.0, c - scale * c + dx], [0.0, scale, c - scale * c + dy]], dtype=np.float64)
+            img = cv2.warpAffine(img, m, (self.size, self.size), flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_REPLICATE)
+        return self.transform(img, rng)
+
+
+class _Images:
+    """Image loading shared by the datasets (fast JPEG decode at reduced scale, optional cache)."""
+
+    def __init__(self, root: str | os.PathLike[str], rows: Sequence[IndexRow], size: int, cache: bool) -> None:
+        self.root = Path(root)
+        self.rows = list(rows)
+        self.size = int(size)
+        self.cache = bool(cache)
+        self._cache: dict[int, np.ndarray] = {}
+
+    def load(self, i: int) -> np.ndarray:
+        """``size`` x ``size`` uint8 RGB of row ``i`` (resizing once here keeps caching cheap)."""
+        if i in self._cache:
+            return self._cache[i]
+        row = self.rows[i]
+        img = resize_uint8(read_rgb(self.root / row.path, reduce=jpeg_reduce_factor(row.width, row.height, self.size)),
+                           self.size)
+        if self.cache:
+            self._cache[i] = img
+        return img
+
+
+def _sample_rng() -> np.random.Generator:
+    # Seeded from torch's RNG, which pl.seed_everything and the DataLoader worker seeding control.
+    return np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item()))
+
+
+class IdentityImageDataset(Dataset):
+    """(image, label) samples; each row appears ``repeats`` times per epoch (several views)."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        rows: Sequence[IndexRow],
+        labels: Mapping[str, int],
+        augment: FaceAugment,
+        repeats: int = 1,
+        cache: bool = False,
+    ) -> None:
+        if repeats < 1:
+            raise ValueError(f"repeats must be >= 1, got {repeats}")
+        self.images = _Images(root, rows, augment.size, cache)
+        self.labels = dict(labels)
+        self.augment = augment
+        self.repeats = int(repeats)
+
+    def __len__(self) -> int:
+        return len(self.images.rows) * self.repeats
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        row_i = i % len(self.images.rows)
+        image = self.augment(self.images.load(row_i), _sample_rng())
+        return {"image": image, "label": torch.tensor(self.labels[self.images.rows[row_i].identity])}
+
+
+class VerificationPairs(Dataset):
+    """Fixed, seeded verification pairs, alternating same / different identity.
+
+    A same pair uses two different photos of one person; only when no held-out person has two
+    photos (one-photo-per-identity data) is it two augmented views of a single photo (seeded per
+    pair, so every evaluation sees the same pairs). Different pairs use un-augmented images.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        rows: Sequence[IndexRow],
+        augment: FaceAugment,
+        num_pairs: int,
+        seed: int = 0,
+        cache: bool = False,
+    ) -> None:
+        self.images = _Images(root, rows, augment.size, cache)
+        self.augment = augment
+        self.plain = FaceTransform(size=augment.size, augment=False)
+        groups = list(group_by_identity(self.images.rows).values())
+        if len(groups) < 2:
+            raise ValueError(f"verification pairs need at least 2 identities, got {len(groups)}")
+        # Same pairs come from people with >= 2 photos whenever the data has any.
+        multi = [g for g in groups if len(g) >= 2] or groups
+        rng = np.random.default_rng(seed)
+        self.pairs: list[tuple[int, int, bool, int]] = []
+        for k in range(int(num_pairs)):
+            same = k % 2 == 0  # alternating, so any prefix (limit_val_batches) is balanced
+            if same:
+                g = multi[rng.integers(len(multi))]
+                a, b = (rng.choice(g, size=2, replace=False) if len(g) >= 2 else (g[0], g[0]))
+            else:
+                ga, gb = rng.choice(len(groups), size=2, replace=False)
+                a, b = groups[ga][rng.integers(len(groups[ga]))], groups[gb][rng.integers(len(groups[gb]))]
+            self.pairs.append((int(a), int(b), same, int(rng.integers(2**31))))
+        self.views_of_one_photo = sum(1 for a, b, same, _ in self.pairs if same and a == b)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, k: int) -> dict[str, Any]:
+        a, b, same, seed = self.pairs[k]
+        rng = np.random.default_rng(seed)
+        if a == b:  # one photo: the two views differ only by augmentation
+            img = self.images.load(a)
+            return {"a": self.augment(img, rng), "b": self.augment(img, rng), "same": torch.tensor(True)}
+        return {
+            "a": self.plain(self.images.load(a), rng),
+            "b": self.plain(self.images.load(b), rng),
+            "same": torch.tensor(same),
+        }
+
+
+class IdentityDataModule(pl.LightningDataModule):
+    """Identity-classification training data + held-out verification pairs.
+
+    Args:
+        root: folder of FFHQ-aligned crops (sub-folder = identity; a loose file = its own
+            identity) or the root the ``index`` paths are relative to.
+        index: CSV index (:mod:`reliableswap.data.index`); null = scan ``root``.
+        size: side of the FFHQ crops handed to the model (the model warps to 112 and crops).
+        val_fraction: share of identities held out for verification pairs (seeded).
+        val_pairs: number of verification pairs (half same, half different).
+        max_identities: keep only a seeded subset of identities (smoke runs); null = all.
+        min_images: drop identities with fewer photos (1 keeps single-photo identities).
+        repeats: times each training image appears per epoch (several augmented views).
+        augment: ``enabled``, ``hflip_p``, ``brightness``, ``contrast``, ``saturation``, ``hue``,
+            ``max_shift``, ``max_scale`` (fractions of the crop size).
+        cache: keep decoded, resized images in memory (small sets only).
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        index: str | os.PathLike[str] | None = None,
+        size: int = 128,
+        batch_size: int = 128,
+        num_workers: int = 4,
+        val_fraction: float = 0.02,
+        val_pairs: int = 600,
+        val_batch_size: int | None = None,
+        max_identities: int | None = None,
+        min_images: int = 1,
+        repeats: int = 1,
+        augment: Mapping[str, Any] | None = None,
+        cache: bool = False,
+        seed: int = 0,
+        pin_memory: bool | None = None,
+        persistent_workers: bool = True,
+        skip_private: bool = False,
+        drop_last: bool = True,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(logger=False)
+        self.root = Path(root)
+        self.index = index
+        self.size = int(size)
+        self.batch_size = int(batch_size)
+        self.num_workers = int(num_workers)
+        self.val_fraction = float(val_fraction)
+        self.val_pairs = int(val_pairs)
+        self.val_batch_size = int(val_batch_size or batch_size)
+        self.max_identities = None if max_identities is None else int(max_identities)
+        self.min_images = int(min_images)
+        self.repeats = int(repeats)
+        self.augment = dict(augment or {})
+        self.cache = bool(cache)
+        self.seed = int(seed)
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
+        self.persistent_workers = bool(persistent_workers)
+        self.skip_private = bool(skip_private)
+        self.drop_last = bool(drop_last)
+        self.labels: dict[str, int] = {}
+        self.train_dataset: IdentityImageDataset | None = None
+        self.val_dataset: VerificationPairs | None = None
+
+    @property
+    def num_classes(self) -> int:
+        """Number of training identities (the margin head's classes); available after setup."""
+        if self.train_dataset is None:
+            self.setup("fit")
+        return len(self.labels)
+
+    def build_augment(self) -> FaceAugment:
+        options = dict(self.augment)
+        enabled = bool(options.pop("enabled", True))
+        max_shift = float(options.pop("max_shift", 0.0))
+        max_scale = float(options.pop("max_scale", 0.0))
+        unknown = set(options) - {"hflip_p", "brightness", "contrast", "saturation", "hue"}
+        if unknown:
+            raise ValueError(f"unknown augment option(s) {sorted(unknown)}")
+        return FaceAugment(FaceTransform(size=self.size, augment=enabled, **options), max_shift, max_scale)
+
+    def load_rows(self) -> list[IndexRow]:
+        """Rows after the ``min_images`` / ``max_identities`` filters, with clear missing-data errors."""
+        if not self.root.is_dir():
+            raise FaceDataNotFoundError(f"face data not found at {self.root} (folder missing): set data.root=...")
+        try:
+            rows = load_rows(self.root, self.index, skip_private=self.skip_private)
+        except FileNotFoundError as exc:
+            raise FaceDataNotFoundError(f"face data not found at {self.root} ({exc})") from exc
+        groups = {k: v for k, v in group_by_identity(rows).items() if len(v) >= self.min_images}
+        identities = sorted(groups)
+        if self.max_identities is not None and len(identities) > self.max_identities:
+            rng = np.random.default_rng(self.seed)
+            identities = sorted(identities[i] for i in rng.permutation(len(identities))[: self.max_identities])
+        keep = set(identities)
+        rows = [r for r in rows if r.identity in keep]
+        if not rows:
+            raise FaceDataNotFoundError(f"face data not found at {self.root} (no images with >= {self.min_images} per identity)")
+        return rows
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_dataset is not None:
+            return
+        rows = self.load_rows()
+        train_rows, val_rows = split_by_identity(rows, self.val_fraction, self.seed)
+        self.labels = {identity: i for i, identity in enumerate(sorted({r.identity for r in train_rows}))}
+        augment = self.build_augment()
+        self.train_dataset = IdentityImageDataset(self.root, train_rows, self.labels, augment, self.repeats, self.cache)
+        if self.val_pairs > 0 and val_rows:
+            self.val_dataset = VerificationPairs(self.root, val_rows, augment, self.val_pairs, self.seed, self.cache)
+        log.info(
+            "identity data %s: %d train images of %d identities, %d verification pairs from %d held-out identities"
+            " (%d same pairs are two views of one photo)",
+            self.root, len(train_rows), len(self.labels), len(self.val_dataset or []),
+            len({r.identity for r in val_rows}), self.val_dataset.views_of_one_photo if self.val_dataset else 0,
+        )
+
+    def _loader_kwargs(self, workers: int) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"num_workers": workers, "pin_memory": self.pin_memory}
+        if workers > 0:
+            kwargs["persistent_workers"] = self.persistent_workers
+        return kwargs
+
+    def train_dataloader(self) -> DataLoader:
+        if self.train_dataset is None:
+            self.setup("fit")
+        assert self.train_dataset is not None
+        if self.drop_last and len(self.train_dataset) < self.batch_size:
+            raise ValueError(f"{len(self.train_dataset)} training samples are fewer than batch_size={self.batch_size}")
+        generator = torch.Generator().manual_seed(self.seed)
+        return DataLoader(self.train_dataset, batch_size=self.batch_size, shuffle=True, drop_last=self.drop_last,
+                          generator=generator, **self._loader_kwargs(self.num_workers))
+
+    def val_dataloader(self) -> DataLoader | list:
+        if self.train_dataset is None:
+            self.setup("validate")
+        if self.val_dataset is None:
+            return []
+        return DataLoader(self.val_dataset, batch_size=self.val_batch_size, shuffle=False,
+                          **self._loader_kwargs(min(self.num_workers, 1)))

@@ -1,0 +1,387 @@
+"""Swap faces in images, folders and videos: the pipeline behind ``python test.py``.
+
+:class:`SwapPipeline` holds the parts (swapper, face analyser, optional parser, identity encoder
+for ``faces=reference``) and does the per-image work: detect -> select faces -> align to the
+model's FFHQ crop -> swap in batches on the device -> colour-match -> paste back. The
+:func:`run_inference` dispatcher walks the target (an image, a folder scanned recursively, or a
+video) and records every input in a :class:`~reliableswap.inference.report.RunReport`; a bad
+input (corrupt file, non-image, no face) is recorded and the run goes on. Images without a face
+are written unchanged (pass-through), so an output folder always mirrors its input folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from reliableswap.data.image_io import IMAGE_SUFFIXES, ImageReadError, read_rgb, write_image_atomic
+from reliableswap.inference.align import Face, FaceAnalyzer, align_faces
+from reliableswap.inference.paste import ColorMode, ellipse_mask, match_color, parsed_face_masks, paste_back
+from reliableswap.inference.paste import to_tensor, to_uint8
+from reliableswap.inference.report import InputReport, RunReport
+from reliableswap.inference.swapper import Swapper
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES: frozenset[str] = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
+FaceMode = Literal["largest", "all", "reference"]
+
+
+class NoFaceError(RuntimeError):
+    """The source (or reference) image holds no detectable face."""
+
+
+@dataclass
+class SwapSettings:
+    """How faces are chosen and blended (the ``test.yaml`` keys of the same names)."""
+
+    faces: FaceMode = "largest"
+    batch_size: int = 8
+    reference_threshold: float = 0.4
+    color: ColorMode = "mean_std"
+    feather: float = 0.04
+    mask_scale: float = 1.0
+    min_face: float = 0.0  # faces whose box is smaller (pixels) are ignored
+
+    def __post_init__(self) -> None:
+        if self.faces not in ("largest", "all", "reference"):
+            raise ValueError(f"faces must be largest, all or reference, got '{self.faces}'")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+
+
+@dataclass
+class ImageSwap:
+    image: np.ndarray
+    found: int
+    swapped: int
+
+
+class SwapPipeline:
+    """Everything needed to swap one source identity into many images / frames.
+
+    Args:
+        swapper: any :class:`Swapper` (checkpoint or baseline); its ``size`` sets the crop size.
+        analyzer: face detection with 5 keypoints (:mod:`reliableswap.inference.align`).
+        settings: face selection, batch size, mask and colour options.
+        parser: optional FaceParser; its inner-face mask replaces the template ellipse.
+        identity: optional encoder ``(B, 3, S, S) [-1, 1] -> (B, D)`` unit vectors, needed for
+            ``faces=reference`` (defaults to ``swapper.embed`` when the swapper has one).
+        device: where crops are swapped (``None``: the swapper's device, else CPU).
+    """
+
+    def __init__(self, swapper: Swapper, analyzer: FaceAnalyzer, settings: SwapSettings | None = None,
+                 parser: Any | None = None, identity: Any | None = None, device: torch.device | str | None = None) -> None:
+        self.swapper = swapper
+        self.analyzer = analyzer
+        self.settings = settings or SwapSettings()
+        self.parser = parser
+        self.identity = identity
+        self.device = torch.device(device) if device is not None else getattr(swapper, "device", torch.device("cpu"))
+        self.size = int(swapper.size)
+        self._ellipse = ellipse_mask(self.size, self.settings.feather, self.settings.mask_scale)
+        self._source: torch.Tensor | None = None
+        self._reference: torch.Tensor | None = None
+        if parser is not None and type(parser).__name__ == "LandmarkFaceParser" and analyzer.name.startswith("scrfd"):
+            raise ValueError("parser=landmarks needs 68-point landmarks: use face_analyzer=dlib with it "
+                             "(or parser=bisenet)")
+
+    # -- identities --------------------------------------------------------------------------------
+    def _crop_of_largest(self, rgb: np.ndarray, what: str) -> torch.Tensor:
+        faces = self.detect(rgb)
+        if not faces:
+            raise NoFaceError(f"no face found in the {what} image")
+        crops, _ = align_faces(rgb, faces[:1], self.size)
+        return to_tensor(crops, self.device)
+
+    def set_source(self, rgb: np.ndarray) -> int:
+        """Use the largest face of ``rgb`` as the identity to swap in; returns faces found."""
+        self._source = self._crop_of_largest(rgb, "source")
+        return 1
+
+    def _embed(self, crops: torch.Tensor) -> torch.Tensor:
+        encoder = self.identity if self.identity is not None else getattr(self.swapper, "embed", None)
+        if encoder is None:
+            raise ValueError("faces=reference needs an identity encoder (configure `identity`)")
+        with torch.inference_mode():
+            z = encoder(crops) if not hasattr(encoder, "embed") else encoder.embed(crops)
+        return F.normalize(z.float().to(self.device), dim=-1)
+
+    def set_reference(self, rgb: np.ndarray) -> None:
+        """For ``faces=reference``: only faces like the largest face of ``rgb`` are swapped."""
+        self._reference = self._embed(self._crop_of_largest(rgb, "reference"))
+
+    # -- per image -------------------------------------------------------------------------------
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        faces = self.analyzer.detect(rgb)
+        if self.settings.min_face > 0:
+            faces = [f for f in faces if min(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= self.settings.min_face]
+        return faces
+
+    def select(self, faces: list[Face], crops: torch.Tensor) -> list[int]:
+        """Indices of the faces to swap according to ``settings.faces``."""
+        if not faces:
+            return []
+        if self.settings.faces == "largest":
+            return [int(np.argmax([f.area for f in faces]))]
+        if self.settings.faces == "all":
+            return list(range(len(faces)))
+        if self._reference is None:
+            raise ValueError("faces=reference needs a reference image (reference=PATH)")
+        sims = (self._embed(crops) @ self._reference.T).squeeze(-1)
+        keep = [i for i, s in enumerate(sims.tolist()) if s >= self.settings.reference_threshold]
+        log.debug("reference similarities %s -> keep %s", [round(s, 3) for s in sims.tolist()], keep)
+        return keep
+
+    def swap_crops(self, crops: torch.Tensor, landmarks68: Sequence[np.ndarray | None] | None = None,
+                   matrices: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Swap (N, 3, S, S) target crops in chunks of ``batch_size``; -> (uint8 crops, masks)."""
+        if self._source is None:
+            raise RuntimeError("set_source() first")
+        out_crops, out_masks = [], []
+        n = crops.shape[0]
+        for start in range(0, n, self.settings.batch_size):
+            chunk = crops[start:start + self.settings.batch_size].to(self.device)
+            swapped = self.swapper.swap(self._source.expand(chunk.shape[0], -1, -1, -1), chunk)
+            swapped = swapped.to(self.device, torch.float32)
+            masks = self._masks(chunk, landmarks68, matrices, start)
+            swapped = match_color(swapped, chunk, masks, self.settings.color)
+            out_crops.append(to_uint8(swapped))
+            out_masks.append(masks[:, 0].float().cpu().numpy())
+        if not out_crops:
+            return np.zeros((0, self.size, self.size, 3), np.uint8), np.zeros((0, self.size, self.size), np.float32)
+        return np.concatenate(out_crops), np.concatenate(out_masks)
+
+    def _masks(self, chunk: torch.Tensor, landmarks68: Sequence[np.ndarray | None] | None,
+               matrices: np.ndarray | None, start: int) -> torch.Tensor:
+        b = chunk.shape[0]
+        if self.parser is None:
+            return torch.from_numpy(self._ellipse).to(self.device).expand(b, 1, -1, -1)
+        lm = None
+        if landmarks68 is not None and matrices is not None:
+            pts = []
+            for i in range(b):
+                p, m = landmarks68[start + i], matrices[start + i]
+                pts.append(np.zeros((68, 2)) if p is None else p @ m[:, :2].T + m[:, 2])
+            lm = torch.tensor(np.stack(pts), dtype=torch.float32, device=self.device)
+        return parsed_face_masks(self.parser, chunk, lm, self.settings.feather)
+
+    def swap_images(self, images: Sequence[np.ndarray], faces_per_image: Sequence[list[Face]]) -> list[ImageSwap]:
+        """Swap several images (video frames) whose faces are already detected, in shared batches."""
+        crops_all, mats_all, lms_all, owners = [], [], [], []
+        found = [len(f) for f in faces_per_image]
+        for k, (rgb, faces) in enumerate(zip(images, faces_per_image)):
+            if not faces:
+                continue
+            crops, mats = align_faces(rgb, faces, self.size)
+            chosen = self.select(faces, to_tensor(crops, self.device)) if self.settings.faces == "reference" \
+                else self.select(faces, torch.empty(0))
+            for i in chosen:
+                crops_all.append(crops[i])
+                mats_all.append(mats[i])
+                lms_all.append(faces[i].landmarks68)
+                owners.append(k)
+        results = [ImageSwap(np.asarray(img), n, 0) for img, n in zip(images, found)]
+        if not crops_all:
+            return results
+        mats = np.stack(mats_all)
+        swapped, masks = self.swap_crops(to_tensor(np.stack(crops_all), self.device), lms_all, mats)
+        for j, k in enumerate(owners):
+            results[k].image = paste_back(results[k].image, swapped[j], mats[j], masks[j])
+            results[k].swapped += 1
+        return results
+
+    def swap_image(self, rgb: np.ndarray, faces: list[Face] | None = None) -> ImageSwap:
+        """Detect (unless ``faces`` given), swap and paste back the selected faces of one image."""
+        faces = self.detect(rgb) if faces is None else faces
+        return self.swap_images([rgb], [faces])[0]
+
+
+# -- runs over targets ----------------------------------------------------------------------------
+
+
+def kind_of(path: Path) -> Literal["image", "video", "other"]:
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    if suffix in VIDEO_SUFFIXES:
+        return "video"
+    return "other"
+
+
+def swap_image_file(pipeline: SwapPipeline, path: Path, out_path: Path) -> InputReport:
+    """One target image -> ``out_path``; never raises for bad input (recorded in the report)."""
+    item = InputReport(path=str(path), kind="image")
+    t0 = time.perf_counter()
+    try:
+        rgb = read_rgb(path)
+    except ImageReadError as exc:
+        item.error = f"unreadable image: {exc.reason}"
+        log.error("%s: %s", path, item.error)
+        return item
+    item.add_time("read", time.perf_counter() - t0)
+    try:
+        t = time.perf_counter()
+        faces = pipeline.detect(rgb)
+        item.add_time("detect", time.perf_counter() - t)
+        t = time.perf_counter()
+        result = pipeline.swap_image(rgb, faces)
+        item.add_time("swap", time.perf_counter() - t)
+        t = time.perf_counter()
+        write_image_atomic(out_path, result.image)
+        item.add_time("write", time.perf_counter() - t)
+    except Exception as exc:  # one bad image must not end a folder run
+        item.error = f"{type(exc).__name__}: {exc}"
+        log.exception("%s: failed", path)
+        return item
+    item.faces_found, item.faces_swapped, item.output = result.found, result.swapped, str(out_path)
+    item.status = "swapped" if result.swapped else "passthrough"
+    if not result.swapped:
+        log.warning("%s: %s, written unchanged", path,
+                    "no face found" if not result.found else f"{result.found} face(s) but none selected")
+    item.add_time("total", time.perf_counter() - t0)
+    return item
+
+
+def _scan(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def default_report_path(output: Path, target_is_dir: bool) -> Path:
+    """``<output dir>/report.json`` for a folder, ``<stem>_report.json`` beside a file output."""
+    return output / "report.json" if target_is_dir else output.with_name(output.stem + "_report.json")
+
+
+def output_path_for(target: Path, output: Path) -> Path:
+    """Output file of a single target: ``output`` itself when it has a media suffix, else inside it."""
+    if kind_of(output) != "other":
+        return output
+    return output / target.name
+
+
+def run_inference(pipeline: SwapPipeline, source: Path, target: Path, output: Path,
+                  report: RunReport, video_options: dict[str, Any] | None = None,
+                  reference: Path | None = None) -> RunReport:
+    """Swap ``source``'s face into ``target`` (image, folder or video) writing under ``output``."""
+    from reliableswap.inference.video import swap_video
+
+    video_options = dict(video_options or {})
+    try:
+        pipeline.set_source(read_rgb(source))
+        report.source_faces = 1
+        if pipeline.settings.faces == "reference":
+            if reference is None:
+                raise ValueError("faces=reference needs reference=PATH (an image of the person to replace)")
+            pipeline.set_reference(read_rgb(reference))
+    except (ImageReadError, NoFaceError, ValueError) as exc:
+        report.error = f"{exc}" if not isinstance(exc, ImageReadError) else f"source: {exc}"
+        if isinstance(exc, NoFaceError):
+            report.source_faces = 0
+        log.error("%s", report.error)
+        return report
+
+    if not target.exists():
+        report.error = f"target not found: {target}"
+        log.error("%s", report.error)
+        return report
+    if target.is_dir():
+        todo = [(p, output / p.relative_to(target)) for p in _scan(target)]
+        if not todo:
+            log.warning("no files under %s", target)
+    else:
+        todo = [(target, output_path_for(target, output))]
+    for k, (path, out_path) in enumerate(todo):
+        kind = kind_of(path)
+        log.info("[%d/%d] %s (%s)", k + 1, len(todo), path, kind)
+        if kind == "video":
+            report.inputs.append(swap_video(pipeline, path, out_path, **video_options))
+        elif kind == "image" or not target.is_dir():
+            # An explicitly named file is tried as an image whatever its name (read_rgb sniffs the
+            # content and reports a non-image clearly).
+            report.inputs.append(swap_image_file(pipeline, path, out_path if kind == "image" else
+                                                 out_path.with_suffix(out_path.suffix + ".png")))
+        else:
+            report.inputs.append(InputReport(path=str(path), kind="other", status="skipped",
+                                             error="not an image or video (by file suffix)"))
+    return report
+
+
+def settings_dict(settings: SwapSettings) -> dict[str, Any]:
+    return asdict(settings)
+
+
+# -- the config-driven entry (body of test.py) --------------------------------------------------
+
+
+def _logged_settings(cfg: Any) -> SwapSettings:
+    return SwapSettings(faces=cfg.faces, batch_size=int(cfg.batch_size),
+                        reference_threshold=float(cfg.reference_threshold), color=cfg.color,
+                        feather=float(cfg.feather), mask_scale=float(cfg.mask_scale), min_face=float(cfg.min_face))
+
+
+def run_from_config(cfg: Any) -> int:
+    """``python test.py ...``: build everything from the composed ``configs/test.yaml``; exit code.
+
+    0: the run finished and at least one input was processed (errors of single inputs are in the
+    report); 1: the run failed as a whole (no source face, missing target, every input failed);
+    2: a usage error (missing required key).
+    """
+    import hydra
+    from omegaconf import OmegaConf
+
+    from reliableswap.inference.loading import build_swapper, resolve_device
+
+    model_node = cfg.get("model")
+    model = OmegaConf.to_container(model_node, resolve=True) if model_node is not None else None
+    if cfg.get("eval") is not None:
+        if cfg.get("output") is None:
+            log.error("eval needs output=DIR")
+            return 2
+        swapper = build_swapper(cfg.get("ckpt"), model, cfg.device)
+        try:
+            from reliableswap.evaluation.runner import run as run_eval
+        except ImportError as exc:
+            log.error("evaluation is not available in this checkout (reliableswap.evaluation.runner: %s)", exc)
+            return 1
+        run_eval(cfg, swapper, Path(cfg.output))  # writes its own results; failures raise
+        return 0
+
+    missing = [k for k in ("source", "target", "output") if cfg.get(k) is None]
+    if missing:
+        log.error("missing %s; usage: python test.py ckpt=CKPT source=IMAGE target=IMAGE|DIR|VIDEO output=PATH "
+                  "(python test.py --help)", ", ".join(f"{k}=..." for k in missing))
+        return 2
+    settings = _logged_settings(cfg)
+    device = resolve_device(cfg.device)
+    swapper = build_swapper(cfg.get("ckpt"), model, device)
+    analyzer = hydra.utils.instantiate(cfg.face_analyzer)
+    parser = hydra.utils.instantiate(cfg.parser) if cfg.get("parser") is not None else None
+    identity = None
+    if settings.faces == "reference" and cfg.get("identity") is not None:
+        identity = hydra.utils.instantiate(cfg.identity).to(device).eval()
+    pipeline = SwapPipeline(swapper, analyzer, settings, parser=parser, identity=identity, device=device)
+
+    source, target, output = Path(cfg.source), Path(cfg.target), Path(cfg.output)
+    report_path = Path(cfg.report) if cfg.get("report") else default_report_path(output, target.is_dir() or kind_of(output) == "other")
+    report = RunReport(swapper=str(getattr(swapper, "name", type(swapper).__name__)), device=str(device),
+                       analyzer=analyzer.name, source=str(source), target=str(target), output=str(output),
+                       settings={**settings_dict(settings), "parser": type(parser).__name__ if parser else None,
+                                 "video": OmegaConf.to_container(cfg.video, resolve=True)})
+    video_opts = OmegaConf.to_container(cfg.video, resolve=True)
+    run_inference(pipeline, source, target, output, report, video_options=video_opts,
+                  reference=Path(cfg.reference) if cfg.get("reference") else None)
+    report.write(report_path)
+    summary = report.summary()
+    log.info("done: %d swapped, %d passed through (no face), %d errors, %d skipped; report: %s",
+             summary["swapped"], summary["passthrough"], summary["error"], summary["skipped"], report_path)
+    if report.error:
+        log.error("run failed: %s (report: %s)", report.error, report_path)
+    return 0 if report.ok else 1

@@ -1,0 +1,196 @@
+"""Turn a checkpoint file (or a config node) into a :class:`~reliableswap.inference.swapper.Swapper`.
+
+Why a registry of *formats*: our Lightning checkpoints carry their own build recipe
+(``checkpoint["reliableswap_config"]``, written by :mod:`reliableswap.training`), while released
+generator files of the original project (FaceShifter ``G.``/``iresnet.``/``mouth_net.`` wrappers,
+SimSwap ``netG``) carry only tensors. Each format is one entry of :data:`FORMAT_DETECTORS`:
+``name -> (detect(checkpoint) -> bool, load(checkpoint, path, device) -> Swapper)``. Support for a
+released format is added by registering a pair (:func:`register_format`); nothing else changes.
+A file no detector recognises fails with an error listing what the file contains.
+
+Everything is read with ``torch.load(weights_only=True)``: no arbitrary pickle is executed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+from collections import Counter
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import hydra
+import torch
+from torch import Tensor, nn
+
+from reliableswap.inference.swapper import Swapper
+from reliableswap.weights import load_into
+
+log = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike[str]
+Detector = Callable[[Mapping[str, Any]], bool]
+Loader = Callable[[Mapping[str, Any], Path, torch.device], Swapper]
+
+
+class CheckpointFormatError(ValueError):
+    """The file is a readable checkpoint but no registered format recognises it."""
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``"auto"``/``None`` -> CUDA when available, else CPU; anything else is taken literally."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class CheckpointSwapper(nn.Module):
+    """Generator + identity encoder rebuilt from one of our training checkpoints.
+
+    Always in eval mode and without autograd: inference never needs gradients, and BatchNorm in
+    train mode would change outputs with the batch composition. ``swap`` moves its inputs to the
+    model's device and returns the result on the device of ``target``, so callers can stay on CPU
+    (decoding, pasting) while the network runs on the GPU.
+    """
+
+    def __init__(self, generator: nn.Module, identity: nn.Module, size: int, name: str = "checkpoint") -> None:
+        super().__init__()
+        self.generator = generator
+        self.identity = identity
+        self.size = int(size)
+        self.name = name
+        self.eval().requires_grad_(False)
+
+    def train(self, mode: bool = True) -> CheckpointSwapper:  # noqa: ARG002 - inference only
+        return super().train(False)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.generator.parameters()).device
+
+    @torch.inference_mode()
+    def embed(self, faces: Tensor) -> Tensor:
+        """Identity vectors (B, D) of aligned crops in [-1, 1] (used by ``faces=reference``)."""
+        return self.identity(faces.to(self.device, torch.float32)).to(faces.device)
+
+    @torch.inference_mode()
+    def swap(self, source: Tensor, target: Tensor) -> Tensor:
+        """(B, 3, size, size) source and target crops in [-1, 1] -> swapped crops, same shape."""
+        if source.shape != target.shape:
+            raise ValueError(f"source {tuple(source.shape)} and target {tuple(target.shape)} differ")
+        if tuple(target.shape[-2:]) != (self.size, self.size):
+            raise ValueError(f"{self.name} works at {self.size}x{self.size}, got {tuple(target.shape[-2:])}")
+        dev = self.device
+        z = self.identity(source.to(dev, torch.float32))
+        result, _ = self.generator(target.to(dev, torch.float32), z)
+        return result.clamp(-1, 1).to(target.device, target.dtype)
+
+
+# -- formats --------------------------------------------------------------------------------------
+
+
+def _is_reliableswap_checkpoint(checkpoint: Mapping[str, Any]) -> bool:
+    return isinstance(checkpoint.get("reliableswap_config"), Mapping) and isinstance(
+        checkpoint.get("state_dict"), Mapping
+    )
+
+
+def _build_identity(node: Mapping[str, Any]) -> nn.Module:
+    """The identity encoder of the config *without* loading its pretrained file.
+
+    Its frozen weights are part of the checkpoint's state dict, so the official file need not be
+    present at inference time. Builders without a ``pretrained`` switch (the ONNX backend) are
+    built as configured and therefore still need their file.
+    """
+    target = hydra.utils.get_method(node["_target_"])
+    if "pretrained" in inspect.signature(target).parameters:
+        return hydra.utils.instantiate(dict(node), pretrained=False)
+    log.warning("identity builder %s has no 'pretrained' switch: building it from its own file", node["_target_"])
+    return hydra.utils.instantiate(dict(node))
+
+
+def _sub_state(state: Mapping[str, Tensor], prefix: str) -> dict[str, Tensor]:
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def _load_reliableswap(checkpoint: Mapping[str, Any], path: Path, device: torch.device) -> Swapper:
+    cfg = checkpoint["reliableswap_config"]
+    state = checkpoint["state_dict"]
+    identity = _build_identity(cfg["identity"])
+    gen_node = dict(cfg["model"]["generator"])
+    gen_node.pop("_partial_", None)
+    generator = hydra.utils.instantiate(gen_node, id_dim=int(identity.embedding_dim))
+    # Strict for the two parts inference needs; discriminator / loss keys are training-only.
+    load_into(generator, _sub_state(state, "generator."), source=f"{path} [generator.*]")
+    load_into(identity, _sub_state(state, "identity."), source=f"{path} [identity.*]")
+    size = int(cfg.get("data", {}).get("size") or getattr(generator, "size"))
+    swapper = CheckpointSwapper(generator, identity, size=size, name=path.stem).to(device)
+    log.info("loaded %s: generator %s at %dx%d, identity %s (%d-d), step %s, on %s",
+             path, type(generator).__name__, size, size, getattr(identity, "name", type(identity).__name__),
+             int(identity.embedding_dim), checkpoint.get("global_step", "?"), device)
+    return swapper
+
+
+#: Known checkpoint formats, tried in order. Released generator files are added here (e.g.
+#: ``"reliableswap_faceshifter_released_G"``: tensors under ``G.`` (AEI-Net), ``iresnet.`` (ArcFace
+#: r100), ``mouth_net.`` (FixerNet); ``"simswap_netG"``) with :func:`register_format`.
+FORMAT_DETECTORS: dict[str, tuple[Detector, Loader]] = {
+    "reliableswap_lightning": (_is_reliableswap_checkpoint, _load_reliableswap),
+}
+
+
+def register_format(name: str, detect: Detector, load: Loader) -> None:
+    """Add (or replace) a checkpoint format; ``detect`` must be cheap and never raise."""
+    FORMAT_DETECTORS[name] = (detect, load)
+
+
+def describe_checkpoint(checkpoint: Any) -> str:
+    """A short summary of what a file holds, for the 'unknown format' error."""
+    if not isinstance(checkpoint, Mapping):
+        return f"a {type(checkpoint).__name__}, not a mapping"
+    keys = sorted(map(str, checkpoint))
+    parts = [f"top-level keys: {', '.join(keys[:12])}{' ...' if len(keys) > 12 else ''}"]
+    tensors = checkpoint.get("state_dict", checkpoint)
+    if isinstance(tensors, Mapping):
+        prefixes = Counter(str(k).split(".")[0] for k, v in tensors.items() if isinstance(v, Tensor))
+        if prefixes:
+            parts.append("tensor prefixes: " + ", ".join(f"{p}.* ({n})" for p, n in prefixes.most_common(8)))
+    return "; ".join(parts)
+
+
+def load_swapper(ckpt: PathLike, device: str | torch.device | None = "auto") -> Swapper:
+    """Load a checkpoint of any registered format as a ready-to-use Swapper on ``device``."""
+    path = Path(ckpt).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    dev = resolve_device(device)
+    if isinstance(checkpoint, Mapping):
+        for name, (detect, load) in FORMAT_DETECTORS.items():
+            if detect(checkpoint):
+                log.info("checkpoint format of %s: %s", path, name)
+                return load(checkpoint, path, dev)
+    raise CheckpointFormatError(
+        f"{path}: unknown checkpoint format ({describe_checkpoint(checkpoint)}). "
+        f"Known formats: {', '.join(FORMAT_DETECTORS)}. A Lightning checkpoint from train.py carries "
+        "'reliableswap_config'; released generator files need their format registered in "
+        "reliableswap.inference.loading.FORMAT_DETECTORS."
+    )
+
+
+def build_swapper(ckpt: PathLike | None, model: Mapping[str, Any] | None, device: str | torch.device | None) -> Swapper:
+    """``ckpt`` (a file) *or* ``model`` (a config node with ``_target_`` building a Swapper)."""
+    if (ckpt is None) == (model is None):
+        raise ValueError("give exactly one of ckpt=PATH (a checkpoint) or model=NAME (a Swapper config, "
+                         f"e.g. model=copy_target); got ckpt={ckpt!r} and model={'set' if model else None}")
+    if ckpt is not None:
+        return load_swapper(ckpt, device)
+    swapper = hydra.utils.instantiate(model, _convert_="all")
+    if not isinstance(swapper, Swapper):
+        raise TypeError(f"model {model.get('_target_')} built a {type(swapper).__name__}, which is not a Swapper "
+                        "(needs attributes size, name and a swap(source, target) method)")
+    if isinstance(swapper, nn.Module):
+        swapper = swapper.to(resolve_device(device)).eval()
+    return swapper

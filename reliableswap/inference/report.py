@@ -1,0 +1,113 @@
+"""The JSON report written next to every inference output.
+
+Why a report instead of just logs: a folder or video run must never stop on one bad input, so
+everything that went wrong (corrupt file, no face, unreadable video, missing ffmpeg) has to be
+visible afterwards in one machine-readable place, together with what was done (faces found and
+swapped per image and per video frame) and how long it took.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Status = Literal["swapped", "passthrough", "error", "skipped"]
+
+
+@dataclass
+class FrameReport:
+    """One video frame: faces detected and faces swapped (0/0 = passed through unchanged)."""
+
+    index: int
+    found: int
+    swapped: int
+
+
+@dataclass
+class InputReport:
+    """One input file.
+
+    ``status``: ``swapped`` (at least one face replaced), ``passthrough`` (no face to swap: the
+    input was written unchanged), ``error`` (nothing written; ``error`` says why) or ``skipped``
+    (not an image or video, found while scanning a folder).
+    """
+
+    path: str
+    kind: Literal["image", "video", "other"]
+    status: Status = "error"
+    output: str | None = None
+    faces_found: int = 0
+    faces_swapped: int = 0
+    error: str | None = None
+    timings_s: dict[str, float] = field(default_factory=dict)
+    # video only
+    frames: list[FrameReport] | None = None
+    frames_total: int | None = None
+    frames_with_faces: int | None = None
+    frames_passthrough: int | None = None
+    fps: float | None = None
+    width: int | None = None
+    height: int | None = None
+    audio: str | None = None
+
+    def add_time(self, key: str, seconds: float) -> None:
+        self.timings_s[key] = round(self.timings_s.get(key, 0.0) + seconds, 6)
+
+
+@dataclass
+class RunReport:
+    """The whole run: settings, source, and one :class:`InputReport` per target input."""
+
+    swapper: str
+    device: str
+    analyzer: str
+    source: str
+    target: str
+    output: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    source_faces: int | None = None
+    error: str | None = None
+    inputs: list[InputReport] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+    elapsed_s: float = 0.0
+
+    def summary(self) -> dict[str, int]:
+        counts = {s: 0 for s in ("swapped", "passthrough", "error", "skipped")}
+        for item in self.inputs:
+            counts[item.status] += 1
+        counts["faces_swapped"] = sum(i.faces_swapped for i in self.inputs)
+        return counts
+
+    @property
+    def ok(self) -> bool:
+        """False when the run failed as a whole, or when every target input failed."""
+        if self.error is not None:
+            return False
+        considered = [i for i in self.inputs if i.status != "skipped"]
+        return not considered or any(i.status != "error" for i in considered)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["summary"] = self.summary()
+        data["ok"] = self.ok
+        return data
+
+    def write(self, path: str | os.PathLike[str]) -> Path:
+        """Write the report atomically (a killed run never leaves half a JSON file)."""
+        self.elapsed_s = round(time.time() - self.started, 3)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(self.to_dict(), handle, indent=1)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path

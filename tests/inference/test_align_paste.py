@@ -1,0 +1,86 @@
+"""Alignment to the FFHQ crop and paste-back: geometry, round trip, masks, temporal smoothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from reliableswap.data.image_io import read_rgb
+from reliableswap.faces.alignment import ffhq_template
+from reliableswap.inference.align import Face, align_face, alignment_matrix, build_face_analyzer
+from reliableswap.inference.paste import ellipse_mask, paste_back
+from reliableswap.inference.video import EmaFilter, LandmarkSmoother, OneEuroFilter
+
+
+@pytest.fixture(scope="module")
+def obama(wild, scrfd):
+    rgb = read_rgb(wild / "barack_obama" / "1.jpg")
+    faces = build_face_analyzer("scrfd").detect(rgb)
+    assert faces, "SCRFD found no face in a clear portrait"
+    return rgb, faces[0]
+
+
+def test_alignment_maps_the_keypoints_onto_the_ffhq_template():
+    rng = np.random.default_rng(0)
+    template = ffhq_template(128)
+    angle, scale, shift = 0.3, 2.7, np.array([400.0, 250.0])
+    rot = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    kps = template @ rot.T + shift + rng.normal(0, 0.01, (5, 2))
+    m = alignment_matrix(kps, 128)
+    mapped = kps @ m[:, :2].T + m[:, 2]
+    assert np.abs(mapped - template).max() < 0.05
+
+
+def test_round_trip_of_an_unchanged_face_leaves_the_image_nearly_unchanged(obama):
+    rgb, face = obama
+    crop, matrix = align_face(rgb, face.kps, 256)
+    mask = ellipse_mask(256)
+    out = paste_back(rgb, crop, matrix, mask)
+    diff = np.abs(out.astype(np.float32) - rgb.astype(np.float32)).mean(-1)
+    x0, y0, x1, y1 = face.box.astype(int)
+    inside = diff[max(y0, 0):y1, max(x0, 0):x1]
+    assert inside.mean() < 3.0, inside.mean()  # resampled twice, bilinear: small blur only
+    # far away from the face nothing changes at all
+    assert diff[: max(0, y0 - 200)].max(initial=0) == 0 and diff[:, : max(0, x0 - 200)].max(initial=0) == 0
+
+
+def test_paste_back_replaces_the_face_only_inside_the_mask(obama):
+    rgb, face = obama
+    _, matrix = align_face(rgb, face.kps, 128)
+    black = np.zeros((128, 128, 3), np.uint8)
+    out = paste_back(rgb, black, matrix, ellipse_mask(128))
+    kps = face.kps.mean(0).astype(int)  # between eyes and mouth: fully inside the mask
+    assert out[kps[1], kps[0]].max() <= 2 < rgb[kps[1], kps[0]].max()
+    changed = np.argwhere(np.abs(out.astype(int) - rgb.astype(int)).max(-1) > 20)  # beyond the feather tail
+    x0, y0, x1, y1 = face.box
+    assert changed[:, 1].min() >= x0 - 0.1 * (x1 - x0) and changed[:, 1].max() <= x1 + 0.1 * (x1 - x0)
+
+
+def test_ellipse_mask_is_feathered_and_centred_on_the_face():
+    mask = ellipse_mask(256)
+    assert mask.shape == (256, 256) and 0.99 < mask[150, 128] <= 1.0
+    assert mask[5, 5] == 0 and mask[250, 128] < 0.01
+    assert ((mask > 0.05) & (mask < 0.95)).any()  # a soft edge, not a hard cut
+
+
+def test_one_euro_and_ema_reduce_jitter_of_a_still_face():
+    rng = np.random.default_rng(1)
+    base = np.arange(10, dtype=np.float64) * 10
+    for filt in (OneEuroFilter(min_cutoff=1.0, beta=0.0), EmaFilter(alpha=0.3)):
+        out = np.array([filt(base + rng.normal(0, 1.0, 10), t / 25) for t in range(100)])
+        assert out[20:].std(0).mean() < 0.6  # raw noise has std 1
+
+
+def _face(x: float) -> Face:
+    kps = ffhq_template(100) + np.array([x, 0.0])
+    return Face(np.array([x, 0, x + 100, 100], float), 0.9, kps)
+
+
+def test_smoother_resets_when_the_track_is_lost():
+    smoother = LandmarkSmoother("ema", alpha=0.1)
+    smoother([_face(0)], 0.0)
+    moved = smoother([_face(5)], 0.04)[0]
+    assert np.allclose(moved.kps, ffhq_template(100) + [0.5, 0])  # smoothed towards the old position
+    assert smoother([], 0.08) == []
+    back = smoother([_face(5)], 0.12)[0]
+    assert np.allclose(back.kps, ffhq_template(100) + [5, 0])  # restarted from the raw points

@@ -1,0 +1,185 @@
+"""``python test.py``: swapping photos, folders with bad inputs, and videos end to end.
+
+One CLI run covers a folder holding a real photo, a corrupt JPEG, a faceless image, a text file,
+a zero-byte video, a header-only (zero-frame) video and a short clip assembled from shared
+photos; the report must account for each. The video-with-audio and failure paths run in-process
+(same code as the CLI minus the interpreter start) to keep the suite fast on CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import open_dict
+
+from reliableswap.config import register_resolvers
+from tests.inference.conftest import REPO  # noqa: F401 - fixtures come from tests/inference/conftest.py
+
+pytest_plugins = ["tests.inference.conftest"]
+
+
+def _compose(overrides: list[str]):
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+        return compose(config_name="test", overrides=overrides)
+
+
+def _write_clip(path: Path, images: list[np.ndarray], fps: float, size: tuple[int, int]) -> None:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    for img in images:
+        writer.write(cv2.resize(img, size))
+    writer.release()
+
+
+def _video_props(path: Path) -> tuple[int, float, int, int]:
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    props = (n, cap.get(cv2.CAP_PROP_FPS), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    cap.release()
+    return props
+
+
+@pytest.fixture(scope="module")
+def target_folder(tmp_path_factory, wild) -> Path:
+    root = tmp_path_factory.mktemp("targets")
+    (root / "people").mkdir()
+    biden = cv2.imread(str(wild / "joe_biden" / "1.jpg"))
+    cv2.imwrite(str(root / "people" / "biden.jpg"), cv2.resize(biden, None, fx=0.4, fy=0.4))
+    data = (wild / "kit_harington" / "1.jpg").read_bytes()
+    (root / "corrupt.jpg").write_bytes(data[: len(data) // 3])
+    gradient = np.tile(np.linspace(0, 255, 320, dtype=np.uint8)[None, :, None], (240, 1, 3))
+    cv2.imwrite(str(root / "noface.png"), gradient)
+    (root / "notes.txt").write_text("not an image")
+    (root / "empty.mp4").write_bytes(b"")
+    _write_clip(root / "noframes.mp4", [], 10, (128, 128))
+    portraits = [cv2.imread(str(p)) for p in sorted((wild / "_portraits").glob("*.png"))]
+    _write_clip(root / "clip.mp4", [portraits[i % len(portraits)] for i in range(5)] + [gradient], 10.0, (256, 256))
+    return root
+
+
+def test_help_describes_the_usage():
+    proc = subprocess.run([sys.executable, "test.py", "--help"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0
+    for text in ("ckpt=CKPT source=IMAGE target=IMAGE|DIR|VIDEO output=PATH", "faces=largest|all|reference",
+                 "eval=PROTOCOL", "face_analyzer:", "ffmpeg"):
+        assert text in proc.stdout
+
+
+def test_folder_run_swaps_faces_and_reports_every_bad_input(tiny_ckpt, wild, scrfd, target_folder, tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "test.py", f"ckpt={tiny_ckpt}", f"source={wild / 'barack_obama' / '2.jpg'}",
+         f"target={target_folder}", f"output={out}", "device=cpu", "batch_size=4", "face_analyzer=scrfd",
+         "video.progress=false", f"hydra.run.dir={tmp_path / 'hydra'}"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    by_name = {Path(i["path"]).name: i for i in report["inputs"]}
+    assert report["analyzer"] == "scrfd_500m_kps" and report["source_faces"] == 1
+
+    biden = by_name["biden.jpg"]
+    assert biden["status"] == "swapped" and biden["faces_found"] == biden["faces_swapped"] == 1
+    assert {"detect", "swap", "total"} <= set(biden["timings_s"])
+    swapped = cv2.imread(str(out / "people" / "biden.jpg"))
+    original = cv2.imread(str(target_folder / "people" / "biden.jpg"))
+    assert swapped.shape == original.shape and np.abs(swapped.astype(int) - original.astype(int)).mean() > 0.1
+
+    assert by_name["corrupt.jpg"]["status"] == "error" and "truncated" in by_name["corrupt.jpg"]["error"]
+    noface = by_name["noface.png"]
+    assert noface["status"] == "passthrough" and noface["faces_found"] == 0
+    assert np.array_equal(cv2.imread(str(out / "noface.png")), cv2.imread(str(target_folder / "noface.png")))
+    assert by_name["notes.txt"]["status"] == "skipped"
+    for name in ("empty.mp4", "noframes.mp4"):
+        assert by_name[name]["status"] == "error" and ("unreadable" in by_name[name]["error"]
+                                                       or "no frames" in by_name[name]["error"])
+
+    clip = by_name["clip.mp4"]
+    assert clip["status"] == "swapped" and clip["frames_total"] == 6
+    assert [f["found"] > 0 for f in clip["frames"]] == [True] * 5 + [False]
+    assert clip["frames_passthrough"] == 1 and clip["frames"][-1]["swapped"] == 0
+    n, fps, w, h = _video_props(out / "clip.mp4")
+    assert (n, round(fps), w, h) == (6, 10, 256, 256)
+    assert report["summary"] == {"swapped": 2, "passthrough": 1, "error": 3, "skipped": 1,
+                                 "faces_swapped": 1 + clip["faces_swapped"]}
+
+
+@pytest.fixture(scope="module")
+def short_talking_video(tmp_path_factory, talking_video) -> Path:
+    """The first 12 frames of the shared talking-head video, with its audio when ffmpeg exists."""
+    out = tmp_path_factory.mktemp("video") / "talking.mp4"
+    if shutil.which("ffmpeg"):
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(talking_video), "-frames:v", "12", "-c:v", "mpeg4",
+                        "-q:v", "3", "-c:a", "aac", "-t", "0.5", str(out)], check=True, timeout=120)
+    else:
+        cap = cv2.VideoCapture(str(talking_video))
+        frames = [cap.read()[1] for _ in range(12)]
+        _write_clip(out, frames, cap.get(cv2.CAP_PROP_FPS), (frames[0].shape[1], frames[0].shape[0]))
+    return out
+
+
+def test_video_keeps_frames_fps_size_and_audio(tiny_ckpt, wild, scrfd, short_talking_video, tmp_path):
+    from reliableswap.inference.images import run_from_config
+
+    out = tmp_path / "swapped.mp4"
+    cfg = _compose([f"ckpt={tiny_ckpt}", f"source={wild / '_portraits' / 'taylor.png'}", f"target={short_talking_video}",
+                    f"output={out}", "device=cpu", "face_analyzer=scrfd", "video.progress=false"])
+    assert run_from_config(cfg) == 0
+    item = json.loads((tmp_path / "swapped_report.json").read_text())["inputs"][0]
+    src = _video_props(short_talking_video)
+    got = _video_props(out)
+    assert got[0] == src[0] == item["frames_total"] and abs(got[1] - src[1]) < 0.01 and got[2:] == src[2:]
+    assert item["frames_with_faces"] == src[0] and item["faces_swapped"] >= src[0]
+    if shutil.which("ffmpeg"):
+        assert item["audio"] == "copied"
+        probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a", "-show_entries", "stream=codec_type",
+                                "-of", "csv=p=0", str(out)], capture_output=True, text=True)
+        assert "audio" in probe.stdout
+    else:
+        assert "ffmpeg not found" in item["audio"]
+
+
+def test_audio_step_says_when_ffmpeg_is_missing(tmp_path, monkeypatch):
+    from reliableswap.inference import video
+
+    silent, final = tmp_path / ".x.video.mp4", tmp_path / "x.mp4"
+    silent.write_bytes(b"frames")
+    monkeypatch.setattr(video.shutil, "which", lambda name: None)
+    status = video.mux_audio(silent, tmp_path / "in.mp4", final)
+    assert "ffmpeg not found" in status and final.read_bytes() == b"frames" and not silent.exists()
+
+
+def test_source_without_a_face_fails_the_run_with_a_report(tiny_ckpt, scrfd, target_folder, tmp_path):
+    from reliableswap.inference.images import run_from_config
+
+    cfg = _compose([f"ckpt={tiny_ckpt}", f"source={target_folder / 'noface.png'}", f"target={target_folder / 'noface.png'}",
+                    f"output={tmp_path / 'o.png'}", "device=cpu", "face_analyzer=scrfd"])
+    assert run_from_config(cfg) == 1
+    report = json.loads((tmp_path / "o_report.json").read_text())
+    assert report["ok"] is False and "no face" in report["error"] and report["source_faces"] == 0
+
+
+def test_eval_is_dispatched_to_the_evaluation_runner(tiny_ckpt, tmp_path, monkeypatch):
+    from reliableswap.inference.images import run_from_config
+
+    calls = []
+    fake = types.ModuleType("reliableswap.evaluation.runner")
+    fake.run = lambda cfg, swapper, output_dir: calls.append((cfg, swapper, output_dir)) or []
+    monkeypatch.setitem(sys.modules, "reliableswap.evaluation.runner", fake)
+    cfg = _compose([f"ckpt={tiny_ckpt}", f"output={tmp_path}", "device=cpu"])
+    with open_dict(cfg):
+        cfg.eval = {"protocol": "folder"}
+    assert run_from_config(cfg) == 0
+    (_, swapper, output_dir), = calls
+    assert swapper.size == 64 and output_dir == tmp_path
