@@ -62,11 +62,13 @@ def diff_state_dict(state_dict: Mapping[str, torch.Tensor], manifest: Mapping) -
     )
 
 
-_BUFFER_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
+# Tensors the released checkpoints store that are buffers, not parameters: BatchNorm statistics,
+# the FFHQ->ArcFace ``trans_matrix`` of the released generators, FixerNet's ``vgg_mean/vgg_std``.
+_BUFFER_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked", "trans_matrix", "vgg_mean", "vgg_std")
 
 
 def count_manifest_params(manifest: Mapping) -> int:
-    """Number of trainable scalars in the manifest (BatchNorm running statistics excluded).
+    """Number of trainable scalars in the manifest (the buffers above excluded).
 
     This is the figure the manifests' ``num_params`` reports, so it equals
     ``sum(p.numel() for p in module.parameters())`` of a module that loads the checkpoint.

@@ -59,6 +59,29 @@ def build_config_of(cfg: DictConfig) -> dict:
     return OmegaConf.to_container(OmegaConf.create(keep), resolve=True)
 
 
+def load_init_weights(module: pl.LightningModule, path: Path) -> list[str]:
+    """Start from another checkpoint's weights (fine-tuning), not its training state.
+
+    Every sub-network the file holds (``generator.*``, ``discriminator.*``) is loaded strictly;
+    the identity encoder keeps the configured pretrained weights. Returns the parts loaded.
+    """
+    import torch
+
+    from reliableswap.weights import load_into
+
+    state = torch.load(path, map_location="cpu", weights_only=True).get("state_dict", {})
+    loaded = []
+    for part in ("generator", "discriminator"):
+        sub = {k[len(part) + 1 :]: v for k, v in state.items() if k.startswith(part + ".")}
+        if sub:
+            load_into(getattr(module, part), sub, source=f"{path} [{part}.*]")
+            loaded.append(part)
+    if not loaded:
+        raise ValueError(f"{path} holds no generator.*/discriminator.* weights to initialise from")
+    log.info("initialised %s from %s", " and ".join(loaded), path)
+    return loaded
+
+
 def train(cfg: DictConfig) -> TrainResult:
     pl.seed_everything(cfg.seed, workers=True)
     run_dir = Path(cfg.paths.output_dir)
@@ -67,13 +90,18 @@ def train(cfg: DictConfig) -> TrainResult:
     # with torch.load(weights_only=True) when resuming (no OmegaConf classes in checkpoints).
     datamodule = hydra.utils.instantiate(cfg.data, seed=cfg.seed, _convert_="all")
     module = build_module(cfg)
+    if cfg.get("init_weights"):
+        load_init_weights(module, Path(cfg.init_weights))
     callbacks = _instantiate_dict(cfg.get("callbacks"))
     loggers = _instantiate_dict(cfg.get("logger"))
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
-    n_gen = sum(p.numel() for p in module.generator.parameters())
-    n_dis = sum(p.numel() for p in module.discriminator.parameters())
-    log.info("run dir: %s | generator %.2fM params, discriminator %.2fM params", run_dir, n_gen / 1e6, n_dis / 1e6)
+    counts = ", ".join(
+        f"{name} {sum(p.numel() for p in child.parameters()) / 1e6:.2f}M"
+        for name, child in module.named_children()
+        if any(True for _ in child.parameters())
+    )
+    log.info("run dir: %s | parameters: %s", run_dir, counts)
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
 
     ckpt_dir = run_dir / "checkpoints"

@@ -147,3 +147,14 @@ def test_triplet_experiments_train_on_built_triplets(tmp_path, built_triplets, e
     assert "train/triplet_grid" in acc.Tags()["images"]
     steps = [e.value for e in acc.Scalars("train/triplet_step")]
     assert 0 < sum(steps) < len(steps)  # vanilla and triplet steps are mixed
+
+
+def test_init_weights_starts_from_another_checkpoint(tmp_path):
+    from reliableswap.training import build_module, load_init_weights
+
+    first = _train(tmp_path / "a", "trainer.max_steps=1")
+    module = build_module(_compose(["experiment=faceshifter_vanilla", "debug=tiny", f"paths.output_dir={tmp_path / 'b'}"]))
+    assert load_init_weights(module, first.last_checkpoint) == ["generator", "discriminator"]
+    saved = torch.load(first.last_checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+    key = "encoder.conv1.0.weight"
+    assert torch.equal(module.generator.state_dict()[key], saved[f"generator.{key}"])

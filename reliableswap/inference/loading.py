@@ -97,18 +97,28 @@ def _is_reliableswap_checkpoint(checkpoint: Mapping[str, Any]) -> bool:
     )
 
 
-def _build_identity(node: Mapping[str, Any]) -> nn.Module:
-    """The identity encoder of the config *without* loading its pretrained file.
+def _without_pretrained(node: Any) -> Any:
+    """Copy of a config node with ``pretrained: false`` on every builder that has that switch
+    (nested ones too: a combined ArcFace + FixerNet encoder builds its parts itself)."""
+    if isinstance(node, Mapping):
+        out = {k: _without_pretrained(v) for k, v in node.items()}
+        target = node.get("_target_")
+        if target is not None and "pretrained" in inspect.signature(hydra.utils.get_method(target)).parameters:
+            out["pretrained"] = False
+        return out
+    if isinstance(node, list):
+        return [_without_pretrained(v) for v in node]
+    return node
 
-    Its frozen weights are part of the checkpoint's state dict, so the official file need not be
+
+def _build_identity(node: Mapping[str, Any]) -> nn.Module:
+    """The identity encoder of the config *without* loading its pretrained files.
+
+    Its frozen weights are part of the checkpoint's state dict, so the official files need not be
     present at inference time. Builders without a ``pretrained`` switch (the ONNX backend) are
     built as configured and therefore still need their file.
     """
-    target = hydra.utils.get_method(node["_target_"])
-    if "pretrained" in inspect.signature(target).parameters:
-        return hydra.utils.instantiate(dict(node), pretrained=False)
-    log.warning("identity builder %s has no 'pretrained' switch: building it from its own file", node["_target_"])
-    return hydra.utils.instantiate(dict(node))
+    return hydra.utils.instantiate(_without_pretrained(dict(node)))
 
 
 def _sub_state(state: Mapping[str, Tensor], prefix: str) -> dict[str, Tensor]:
@@ -144,6 +154,58 @@ FORMAT_DETECTORS: dict[str, tuple[Detector, Loader]] = {
 def register_format(name: str, detect: Detector, load: Loader) -> None:
     """Add (or replace) a checkpoint format; ``detect`` must be cheap and never raise."""
     FORMAT_DETECTORS[name] = (detect, load)
+
+
+def _tensors(checkpoint: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The tensor mapping of a bare state dict or of a ``{"state_dict": ...}`` wrapper."""
+    inner = checkpoint.get("state_dict")
+    return inner if isinstance(inner, Mapping) else checkpoint
+
+
+def _load_released_faceshifter(checkpoint: Mapping[str, Any], path: Path, device: torch.device) -> Swapper:
+    from reliableswap.models.released import RELEASED_SIZE, ReleasedFaceShifter, released_identity_encoder
+
+    model = ReleasedFaceShifter.from_state_dict(_tensors(checkpoint))
+    identity = released_identity_encoder(model)
+    log.info("released %s generator (identity dim %d) from %s",
+             "ReliableSwap" if model.with_fixer else "FaceShifter", identity.embedding_dim, path)
+    return CheckpointSwapper(model.G, identity, size=RELEASED_SIZE, name=path.stem).to(device)
+
+
+def _load_released_simswap(checkpoint: Mapping[str, Any], path: Path, device: torch.device) -> Swapper:
+    """Official SimSwap ``netG``: the identity encoder is ours (ArcFace r100, + FixerNet for the
+    640 latent) from the weights registry, since SimSwap's own ArcFace file is a pickled model."""
+    from reliableswap.models.identity.combined import CombinedIdentityEncoder
+    from reliableswap.models.identity.factory import build_arcface_encoder
+    from reliableswap.models.identity.fixernet import build_fixernet_encoder
+    from reliableswap.models.simswap import SimSwapGenerator
+
+    state = dict(_tensors(checkpoint))
+    latent = int(state["BottleNeck.0.style1.linear.weight"].shape[1])
+    generator = SimSwapGenerator(id_dim=latent, size=224)
+    if "trans_matrix" not in state:  # some exports drop the unused buffer
+        state["trans_matrix"] = generator.state_dict()["trans_matrix"]
+    load_into(generator, state, source=str(path))
+    identity: nn.Module = build_arcface_encoder("r100")
+    if latent == 640:
+        identity = CombinedIdentityEncoder({"identity": identity, "fixer": build_fixernet_encoder()})
+    return CheckpointSwapper(generator, identity, size=224, name=path.stem).to(device)
+
+
+def _released_faceshifter_detect(checkpoint: Mapping[str, Any]) -> bool:
+    from reliableswap.models.released import is_released_faceshifter
+
+    return is_released_faceshifter(_tensors(checkpoint))
+
+
+def _released_simswap_detect(checkpoint: Mapping[str, Any]) -> bool:
+    from reliableswap.models.released import is_released_simswap
+
+    return is_released_simswap(_tensors(checkpoint))
+
+
+register_format("released_faceshifter_G", _released_faceshifter_detect, _load_released_faceshifter)
+register_format("released_simswap_netG", _released_simswap_detect, _load_released_simswap)
 
 
 def describe_checkpoint(checkpoint: Any) -> str:

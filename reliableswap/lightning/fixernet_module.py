@@ -143,16 +143,6 @@ class FixerNetModule(pl.LightningModule):
         self._val_similarity: list[Tensor] = []
         self._val_same: list[Tensor] = []
 
-    # train.py logs "generator"/"discriminator" parameter counts; for this module they are the
-    # recogniser and its margin head (read-only aliases, not extra submodules).
-    @property
-    def generator(self) -> nn.Module:
-        return self.fixer
-
-    @property
-    def discriminator(self) -> nn.Module:
-        return self.head if self.head is not None else nn.Identity()
-
     def _build_head(self, num_classes: int) -> None:
         self.head = ArcFaceMargin(self.fixer.embedding_dim, num_classes, **self.margin_cfg)
         self.hparams["num_classes"] = num_classes  # so checkpoints rebuild the head

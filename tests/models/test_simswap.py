@@ -22,9 +22,7 @@ def test_simswap_generator_matches_manifest(manifest, id_dim, manifest_name, exp
     assert diff.ok, str(diff)
     n_params = sum(p.numel() for p in model.parameters())
     assert n_params == expected_params == entry["num_params"]
-    # The manifest's num_params leaves out the (1, 2, 3) trans_matrix buffer; count_manifest_params
-    # only drops BatchNorm statistics, so it sees 6 more scalars.
-    assert count_manifest_params(entry) == n_params + model.trans_matrix.numel()
+    assert count_manifest_params(entry) == n_params  # trans_matrix is a buffer, not a parameter
     assert "trans_matrix" not in dict(model.named_parameters())
 
 

@@ -45,8 +45,7 @@ def test_fixernet_state_dict_equals_manifest(manifest: Callable[[str], dict]) ->
     assert len(model.state_dict()) == expected["num_tensors"] == 477
     n_params = sum(p.numel() for p in model.parameters())
     assert n_params == expected["num_params"] == 31_793_216
-    # count_manifest_params only skips BatchNorm buffers; the 6 vgg_mean/vgg_std scalars are buffers too.
-    assert count_manifest_params(expected) == n_params + 6
+    assert count_manifest_params(expected) == n_params  # vgg_mean/vgg_std are buffers, not parameters
     assert model.backbone.fc.in_features == 512 * 4 * 4
 
 
