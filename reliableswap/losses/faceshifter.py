@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from reliableswap.losses.adversarial import HingeAdversarialLoss
 from reliableswap.losses.attribute import AttributeLoss
 from reliableswap.losses.identity import IdentityLoss
-from reliableswap.losses.masks import SwapLossMasks, masked_mean
+from reliableswap.losses.masks import SwapLossMasks, masked_mean, merge_weights
 from reliableswap.losses.pixel import CycleLoss, ReconstructionLoss
 
 DEFAULT_WEIGHTS: dict[str, float] = {
@@ -55,10 +55,7 @@ class FaceShifterGeneratorLoss(nn.Module):
 
     def __init__(self, weights: Mapping[str, float] | None = None, vgg: nn.Module | None = None) -> None:
         super().__init__()
-        unknown = set(weights or {}) - set(DEFAULT_WEIGHTS)
-        if unknown:
-            raise ValueError(f"unknown loss weight(s) {sorted(unknown)}; known: {sorted(DEFAULT_WEIGHTS)}")
-        self.weights = {**DEFAULT_WEIGHTS, **(weights or {})}
+        self.weights = merge_weights(DEFAULT_WEIGHTS, weights, "loss")
         self.adversarial = HingeAdversarialLoss()
         self.identity = IdentityLoss()
         self.attribute = AttributeLoss()

@@ -8,6 +8,7 @@ shapes, which rules out the (B,) x (B, 1) -> (B, B) broadcast bug as well.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -55,3 +56,12 @@ def masked_mean(per_sample: Tensor, mask: Tensor) -> Tensor:
         )
     weights = mask.to(per_sample.dtype)
     return (per_sample * weights).sum() / weights.sum().clamp_min(1.0)
+
+
+def merge_weights(defaults: Mapping[str, float], given: Mapping[str, float] | None, what: str = "loss") -> dict[str, float]:
+    """``defaults`` updated by ``given``; an unknown name is an error (a typo must not silently
+    leave a term at its default weight)."""
+    unknown = set(given or {}) - set(defaults)
+    if unknown:
+        raise ValueError(f"unknown {what} weight(s) {sorted(unknown)}; known: {sorted(defaults)}")
+    return {**defaults, **{k: float(v) for k, v in (given or {}).items()}}

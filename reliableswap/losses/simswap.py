@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from reliableswap.losses.adversarial import HingeAdversarialLoss
 from reliableswap.losses.faceshifter import SwapForward
 from reliableswap.losses.identity import IdentityLoss
-from reliableswap.losses.masks import SwapLossMasks, masked_mean
+from reliableswap.losses.masks import SwapLossMasks, masked_mean, merge_weights
 from reliableswap.losses.pixel import ReconstructionLoss
 
 log = logging.getLogger(__name__)
@@ -117,10 +117,7 @@ class SimSwapGeneratorLoss(nn.Module):
         feature_matching_layers: int = 2,
     ) -> None:
         super().__init__()
-        unknown = set(weights or {}) - set(DEFAULT_WEIGHTS)
-        if unknown:
-            raise ValueError(f"unknown loss weight(s) {sorted(unknown)}; known: {sorted(DEFAULT_WEIGHTS)}")
-        self.weights = {**DEFAULT_WEIGHTS, **(weights or {})}
+        self.weights = merge_weights(DEFAULT_WEIGHTS, weights, "loss")
         self.adversarial = HingeAdversarialLoss()
         self.identity = IdentityLoss()
         self.feature_matching = WeakFeatureMatchingLoss(feature_matching_layers)

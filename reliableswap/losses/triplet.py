@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from reliableswap.losses.identity import IdentityLoss
-from reliableswap.losses.masks import masked_mean
+from reliableswap.losses.masks import masked_mean, merge_weights
 from reliableswap.losses.pixel import per_sample_l1
 
 TRIPLET_CODES = (2, 3, 4, 5)
@@ -46,10 +46,7 @@ class TripletLoss(nn.Module):
         vgg: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        unknown = set(weights or {}) - set(DEFAULT_TRIPLET_WEIGHTS)
-        if unknown:
-            raise ValueError(f"unknown triplet loss weight(s) {sorted(unknown)}; known: {sorted(DEFAULT_TRIPLET_WEIGHTS)}")
-        self.weights = {**DEFAULT_TRIPLET_WEIGHTS, **(weights or {})}
+        self.weights = merge_weights(DEFAULT_TRIPLET_WEIGHTS, weights, "triplet loss")
         self.codes = tuple(int(c) for c in codes)
         self.identity = IdentityLoss()
         self.vgg = vgg
