@@ -30,16 +30,17 @@ def _compose(overrides: list[str]):
         return compose(config_name="train", overrides=overrides)
 
 
-def _train(run_dir: Path, *overrides: str):
+def _train(run_dir: Path, *overrides: str, experiment: str = "faceshifter_vanilla"):
     from reliableswap.training import train
 
-    cfg = _compose(["experiment=faceshifter_vanilla", "debug=tiny", f"paths.output_dir={run_dir}", *overrides])
+    cfg = _compose([f"experiment={experiment}", "debug=tiny", f"paths.output_dir={run_dir}", *overrides])
+    assert cfg.task_name == experiment
     return train(cfg)
 
 
-@pytest.mark.parametrize("experiment", ["faceshifter_vanilla", "simswap_vanilla"])
-def test_vanilla_experiments_fast_dev_run(tmp_path, experiment):
-    result = _train(tmp_path, "debug=fdr", f"experiment={experiment}")
+@pytest.mark.parametrize("experiment", ["faceshifter_vanilla", "simswap_vanilla", "fixernet"])
+def test_experiments_fast_dev_run(tmp_path, experiment):
+    result = _train(tmp_path, "debug=fdr", experiment=experiment)
     assert result.global_step == 1
 
 
