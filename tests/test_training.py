@@ -159,3 +159,8 @@ def test_init_weights_starts_from_another_checkpoint(tmp_path):
     saved = torch.load(first.last_checkpoint, map_location="cpu", weights_only=True)["state_dict"]
     key = "encoder.conv1.0.weight"
     assert torch.equal(module.generator.state_dict()[key], saved[f"generator.{key}"])
+
+
+def test_triplet_settings_are_overridable_from_the_command_line():
+    cfg = _compose(["experiment=demo", "data=triplets", "data.triplets=/some/dir", "model.triplet_rate=0.3"])
+    assert cfg.model.triplet_rate == 0.3 and cfg.data.triplets == "/some/dir" and cfg.data.size == 128
