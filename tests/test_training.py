@@ -148,6 +148,8 @@ def test_triplet_experiments_train_on_built_triplets(tmp_path, built_triplets, e
     assert "train/triplet_grid" in acc.Tags()["images"]
     steps = [e.value for e in acc.Scalars("train/triplet_step")]
     assert 0 < sum(steps) < len(steps)  # vanilla and triplet steps are mixed
+    # triplet terms are written at triplet steps only (no stale values at vanilla steps)
+    assert {e.step for e in acc.Scalars("train/triplet/pixel")} == {2}
 
 
 def test_init_weights_starts_from_another_checkpoint(tmp_path):

@@ -235,9 +235,8 @@ class FaceSwapModule(pl.LightningModule):
         batch = pick_batch(batch, use_triplet)
         terms, d_loss, masks = self.train_iteration(batch, opt_g, opt_d, self.manual_backward, _step_without_counting)
         batch_size = batch["source"].shape[0]
-        scalars = {
-            (f"train/{k}" if k.startswith("triplet/") else f"train/g_{k}"): v.detach() for k, v in terms.items()
-        }
+        scalars = {f"train/g_{k}": v.detach() for k, v in terms.items() if not k.startswith("triplet/")}
+        self._log_triplet_terms({f"train/{k}": v for k, v in terms.items() if k.startswith("triplet/")})
         scalars["train/triplet_step"] = torch.tensor(float("reference" in batch))
         scalars["train/d_loss"] = d_loss.detach()
         scalars["train/same_fraction"] = masks.reconstruction.float().mean()
@@ -246,6 +245,19 @@ class FaceSwapModule(pl.LightningModule):
         self.log_dict(scalars, batch_size=batch_size, on_step=True, on_epoch=False)
         self.log("loss", terms["total"].detach(), prog_bar=True, batch_size=batch_size, logger=False)
         return terms["total"].detach()
+
+    def _log_triplet_terms(self, scalars: Mapping[str, Tensor]) -> None:
+        """Write the triplet terms of this (triplet) step straight to the loggers.
+
+        Through ``self.log`` a key that is not logged every step is written at the next
+        logging step with its *stale* value, so vanilla steps would show the last triplet loss.
+        Triplet steps are a seeded ~20% of steps: each is written once, at its own step.
+        """
+        if not scalars or self._trainer is None or not self.trainer.is_global_zero:
+            return
+        values = {k: float(v.detach()) for k, v in scalars.items()}
+        for logger in self.loggers:
+            logger.log_metrics(values, step=self.global_step)
 
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
         source, target = self._images(batch["source"]), self._images(batch["target"])
