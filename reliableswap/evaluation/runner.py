@@ -105,7 +105,9 @@ def run(cfg: Any, swapper: Swapper, output_dir: str | Path) -> list[dict[str, An
     ``ckpt_path`` (or ``ckpt``, test.py's key) is recorded with the numbers.
     """
     ev = cfg.eval
-    device = torch.device(_get(cfg, "device", "cpu") or "cpu")
+    from reliableswap.inference.loading import resolve_device
+
+    device = resolve_device(_get(cfg, "device", "cpu") or "cpu")
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     if isinstance(swapper, torch.nn.Module):

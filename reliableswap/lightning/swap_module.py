@@ -229,14 +229,15 @@ class FaceSwapModule(pl.LightningModule):
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> Tensor:
         opt_g, opt_d = self.optimizers()
         self.triplet_preview = None
-        use_triplet = self.is_triplet_step(self.global_step)
+        step = self.global_step  # this iteration's index (the G step below advances global_step)
+        use_triplet = self.is_triplet_step(step)
         if use_triplet and "triplet" not in batch:
             raise ValueError("triplet_rate > 0 needs a triplet data module (data.triplets=...)")
         batch = pick_batch(batch, use_triplet)
         terms, d_loss, masks = self.train_iteration(batch, opt_g, opt_d, self.manual_backward, _step_without_counting)
         batch_size = batch["source"].shape[0]
         scalars = {f"train/g_{k}": v.detach() for k, v in terms.items() if not k.startswith("triplet/")}
-        self._log_triplet_terms({f"train/{k}": v for k, v in terms.items() if k.startswith("triplet/")})
+        self._log_triplet_terms({f"train/{k}": v for k, v in terms.items() if k.startswith("triplet/")}, step)
         scalars["train/triplet_step"] = torch.tensor(float("reference" in batch))
         scalars["train/d_loss"] = d_loss.detach()
         scalars["train/same_fraction"] = masks.reconstruction.float().mean()
@@ -246,7 +247,7 @@ class FaceSwapModule(pl.LightningModule):
         self.log("loss", terms["total"].detach(), prog_bar=True, batch_size=batch_size, logger=False)
         return terms["total"].detach()
 
-    def _log_triplet_terms(self, scalars: Mapping[str, Tensor]) -> None:
+    def _log_triplet_terms(self, scalars: Mapping[str, Tensor], step: int) -> None:
         """Write the triplet terms of this (triplet) step straight to the loggers.
 
         Through ``self.log`` a key that is not logged every step is written at the next
@@ -257,7 +258,7 @@ class FaceSwapModule(pl.LightningModule):
             return
         values = {k: float(v.detach()) for k, v in scalars.items()}
         for logger in self.loggers:
-            logger.log_metrics(values, step=self.global_step)
+            logger.log_metrics(values, step=step)
 
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
         source, target = self._images(batch["source"]), self._images(batch["target"])
