@@ -221,8 +221,13 @@ class IdentityDataModule(pl.LightningDataModule):
         persistent_workers: bool = True,
         skip_private: bool = False,
         drop_last: bool = True,
+        triplets: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__()
+        if triplets:
+            # Every experiment shares one command line (data.triplets=DIR ...); vanilla training
+            # and FixerNet training have no triplet batches, so the folder is not used here.
+            log.warning("data.triplets=%s is ignored: %s trains without triplets", triplets, type(self).__name__)
         self.save_hyperparameters(logger=False)
         self.root = Path(root)
         self.index = index
