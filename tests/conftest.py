@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 
 from reliableswap import manifests as manifest_lib
 from reliableswap import paths
@@ -51,3 +52,18 @@ def shared_weight() -> Callable[[str], Path]:
         return path
 
     return lookup
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _single_torch_thread():
+    """One intra-op thread for the whole suite.
+
+    The suite's models are small and CI has 2 cores shared with data-loader workers and
+    subprocess runs; two OpenMP threads then spin-wait against each other (a 10 ms MobileFaceNet
+    forward was seen taking ~2 s). One thread is fast and deterministic. Subprocess runs of
+    train.py/test.py are not affected.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -11,7 +11,6 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from reliableswap import paths
 from reliableswap.config import register_resolvers
 
 REPO = Path(__file__).resolve().parents[1]

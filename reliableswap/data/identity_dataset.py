@@ -40,7 +40,7 @@ from reliableswap.data.datamodule import FaceDataNotFoundError, split_by_identit
 from reliableswap.data.image_io import read_rgb
 from reliableswap.data.index import IndexRow, group_by_identity
 from reliableswap.data.pairs import load_rows
-from reliableswap.data.transforms import FaceTransform, jpeg_reduce_factor, resize_uint8, to_tensor
+from reliableswap.data.transforms import FaceTransform, jpeg_reduce_factor, resize_uint8
 
 __all__ = ["FaceAugment", "IdentityDataModule", "IdentityImageDataset", "VerificationPairs"]
 

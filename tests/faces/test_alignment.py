@@ -22,13 +22,6 @@ from reliableswap.faces.alignment import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _single_torch_thread():
-    """One intra-op thread (the shared 2-core machine makes two OpenMP threads spin-wait)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def _apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:

@@ -13,7 +13,6 @@ from reliableswap.data.identity_dataset import IdentityDataModule
 from reliableswap.lightning.fixernet_module import (
     FixerNetModule,
     best_threshold_accuracy,
-    build_fixernet_module,
     export_fixernet,
     lr_factor,
 )
@@ -23,12 +22,6 @@ REPO = Path(__file__).resolve().parents[2]
 TINY = {"layers": (1, 1, 1, 1), "widths": (16, 32, 64, 128)}
 
 
-@pytest.fixture(autouse=True)
-def _single_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def test_best_threshold_accuracy() -> None:

@@ -10,7 +10,6 @@ import torch
 from supervision.blend import blend_masks, dilate_mask, erode_mask, laplacian_pyramid_blend, max_pyramid_levels
 from supervision.parsing.labels import ID
 
-torch.set_num_threads(1)
 
 
 def _blob_masks(batch: int, size: int, seed: int = 0) -> torch.Tensor:

@@ -7,7 +7,6 @@ import torch
 
 from supervision.color import linear_color_transfer, masked_mean_cov
 
-torch.set_num_threads(1)
 
 
 def _pair(seed: int = 0, batch: int = 3):

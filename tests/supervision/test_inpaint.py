@@ -14,7 +14,6 @@ from supervision.enhance import NoEnhancer
 from supervision.inpaint import DiffusionInpainter, OpenCVInpainter, build_deepfill_v2
 from supervision.protocols import Enhancer, Inpainter
 
-torch.set_num_threads(1)
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 

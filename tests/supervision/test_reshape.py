@@ -9,7 +9,6 @@ from supervision.inpaint import DiffusionInpainter, OpenCVInpainter
 from supervision.parsing.labels import ID
 from supervision.reshape import face_region_mask, lower_face_band, reshape_drop_mask, reshape_face
 
-torch.set_num_threads(1)
 
 SIZE = 128
 SKIN = torch.tensor([0.6, 0.1, -0.2])

@@ -13,19 +13,6 @@ import torch
 from reliableswap.faces.alignment import ARCFACE_SIZE, estimate_arcface_matrix
 
 
-@pytest.fixture(autouse=True)
-def _single_torch_thread():
-    """One intra-op thread for these small CPU models, restored afterwards.
-
-    On the shared 2-core machine, two OpenMP threads competing with other jobs made a 10 ms
-    MobileFaceNet forward take ~2 s (spin-waiting); one thread is fast and deterministic.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _bgr_to_tensor(bgr: np.ndarray) -> torch.Tensor:
     """HxWx3 BGR uint8 -> [1, 3, H, W] RGB in [-1, 1]."""
     rgb = np.ascontiguousarray(bgr[..., ::-1]).astype(np.float32) / 127.5 - 1.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -14,13 +14,6 @@ from supervision.parsing.labels import BISENET_TO_CANONICAL, ID
 from supervision.protocols import FaceParser
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """One thread: the 512 forward is as fast on 2 busy cores and does not starve neighbours."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_state_dict_matches_manifest(manifest: Callable[[str], dict]) -> None:

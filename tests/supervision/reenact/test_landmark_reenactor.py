@@ -20,7 +20,6 @@ def _to_uint8(images: torch.Tensor) -> np.ndarray:
 
 
 def test_reenact_moves_face_and_keeps_shape(bfm, celeba_faces, dlib_landmarks) -> None:
-    torch.set_num_threads(1)
     n = min(8, celeba_faces.images.shape[0] // 2)
     src, src_lm = celeba_faces.tensors(list(range(n)))
     drv, drv_lm = celeba_faces.tensors(list(range(n, 2 * n)))

@@ -45,7 +45,6 @@ def test_lia_manifest_missing_file_names_path(tmp_path) -> None:
 
 
 def test_lia_manifest_forward_shapes(generator: LIAGenerator) -> None:
-    torch.set_num_threads(1)
     g = torch.Generator().manual_seed(0)
     src = torch.rand(1, 3, 128, 128, generator=g) * 2 - 1  # pipeline at 128: resized to 256 and back
     drv = torch.rand(1, 3, 128, 128, generator=g) * 2 - 1
