@@ -27,6 +27,7 @@ from tqdm import tqdm
 from reliableswap.config import register_resolvers
 from reliableswap.data.image_io import ImageReadError, read_rgb, write_image_atomic
 from reliableswap.data.index import IndexRow, read_index, scan_folder
+from reliableswap.data.transforms import resize_uint8
 from supervision.debug import write_debug_tile
 from supervision.pipeline import StageError, SynthesisSettings, TripletSynthesizer, to_tensor, to_uint8
 from supervision.sampling import FacePair, Shard, sample_pairs
@@ -71,8 +72,6 @@ class _ImageCache:
         return item
 
     def _load(self, row: IndexRow) -> tuple[np.ndarray, np.ndarray] | StageError:
-        import cv2
-
         try:
             rgb = read_rgb(self.root / row.path)
         except ImageReadError as err:
@@ -80,12 +79,7 @@ class _ImageCache:
         h, w = rgb.shape[:2]
         if min(h, w) < 64:
             return StageError("load", f"{row.path}: image too small ({w}x{h}); aligned face crops >= 64 px expected")
-        if h != w:  # aligned crops are square; centre-crop anything else rather than distort it
-            side = min(h, w)
-            y0, x0 = (h - side) // 2, (w - side) // 2
-            rgb = rgb[y0 : y0 + side, x0 : x0 + side]
-        interp = cv2.INTER_AREA if rgb.shape[0] > self.work_size else cv2.INTER_CUBIC
-        rgb = cv2.resize(rgb, (self.work_size, self.work_size), interpolation=interp)
+        rgb = resize_uint8(rgb, self.work_size)  # aligned crops are square; others are centre-cropped
         try:
             face = self.synth.analyze(rgb)
         except StageError as err:

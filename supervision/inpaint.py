@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from reliableswap.data.transforms import images_to_uint8, uint8_to_images
 from reliableswap import weights as weight_registry
 from reliableswap.weights import MissingWeightsError, WeightEntry
 
@@ -65,8 +66,7 @@ class OpenCVInpainter:
         hole = _check(images, mask)
         if not bool(hole.any()):
             return images.clone()
-        rgb = ((images.detach().float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
-        rgb = rgb.permute(0, 2, 3, 1).cpu().numpy()
+        rgb = images_to_uint8(images)
         holes = hole[:, 0].to(torch.uint8).cpu().numpy()
         filled = np.empty_like(rgb)
         for i in range(rgb.shape[0]):
@@ -74,7 +74,7 @@ class OpenCVInpainter:
                 filled[i] = cv2.inpaint(np.ascontiguousarray(rgb[i]), holes[i], self.radius, self._FLAGS[self.method])
             else:
                 filled[i] = rgb[i]
-        out = torch.from_numpy(filled).to(images.device).permute(0, 3, 1, 2).to(images.dtype) / 127.5 - 1.0
+        out = uint8_to_images(filled, images.device).to(images.dtype)
         return torch.where(hole, out, images)
 
 

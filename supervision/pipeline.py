@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from reliableswap.data.transforms import images_to_uint8 as to_uint8
+from reliableswap.data.transforms import uint8_to_images
 from supervision.analysis import ALIGNED_BOX_SCORE
 from supervision.blend import blend_masks, laplacian_pyramid_blend
 from supervision.color import linear_color_transfer
@@ -98,12 +100,7 @@ class StageTimer:
 
 def to_tensor(rgb: np.ndarray, device: torch.device) -> Tensor:
     """uint8 HxWx3 -> float (3, H, W) in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1).float().div(127.5).sub(1.0)
-
-
-def to_uint8(images: Tensor) -> np.ndarray:
-    """(B, 3, H, W) in [-1, 1] -> uint8 (B, H, W, 3)."""
-    return ((images.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    return uint8_to_images(rgb[None], device)[0]
 
 
 def resize(images: Tensor, size: int) -> Tensor:

@@ -67,6 +67,22 @@ def to_tensor(img: np.ndarray) -> torch.Tensor:
     return tensor.div_(127.5).sub_(1.0)
 
 
+def uint8_to_images(array: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """``(N, H, W, 3)`` uint8 RGB -> ``(N, 3, H, W)`` float32 in [-1, 1] on ``device``.
+
+    The one batch conversion between decoded pixels and network tensors (the uint8 array moves
+    to the device first: a quarter of the bytes of the float tensor).
+    """
+    t = torch.from_numpy(np.ascontiguousarray(array)).to(device)
+    return t.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+
+
+def images_to_uint8(images: torch.Tensor) -> np.ndarray:
+    """``(N, 3, H, W)`` in [-1, 1] -> contiguous ``(N, H, W, 3)`` uint8 RGB on the CPU (rounded)."""
+    x = ((images.detach().float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+    return np.ascontiguousarray(x.permute(0, 2, 3, 1).cpu().numpy())
+
+
 def _gray(x: torch.Tensor) -> torch.Tensor:
     r, g, b = x[0], x[1], x[2]
     return (_LUMA[0] * r + _LUMA[1] * g + _LUMA[2] * b).unsqueeze(0)

@@ -36,6 +36,7 @@ import torch
 from torch import Tensor
 
 from reliableswap.weights import MissingWeightsError
+from reliableswap.data.transforms import images_to_uint8
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,7 @@ class MetricNotConfigured(RuntimeError):
 
 def to_uint8(images: Tensor) -> list[np.ndarray]:
     """(B, 3, H, W) in [-1, 1] -> list of HxWx3 RGB ``uint8`` (what the classical judges read)."""
-    x = ((images.detach().float().cpu().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
-    return [np.ascontiguousarray(a) for a in x.permute(0, 2, 3, 1).numpy()]
+    return list(images_to_uint8(images))
 
 
 @dataclass

@@ -30,11 +30,11 @@ from typing import Any
 
 import cv2
 import numpy as np
-import torch
 from torch import Tensor
 
 from reliableswap.data.image_io import read_rgb, write_image_atomic
 from reliableswap.data.index import IndexRow, group_by_identity, read_index, scan_folder
+from reliableswap.data.transforms import resize_uint8, uint8_to_images
 
 log = logging.getLogger(__name__)
 
@@ -66,15 +66,11 @@ def load_crop(path: str | os.PathLike[str], size: int) -> np.ndarray:
     h, w = img.shape[:2]
     if h != w:
         raise ValueError(f"{path}: aligned crops must be square, got {w}x{h}")
-    if h != size:
-        interp = cv2.INTER_AREA if h > size else cv2.INTER_CUBIC
-        img = cv2.resize(img, (size, size), interpolation=interp)
-    return img
+    return resize_uint8(img, size)
 
 
 def _to_tensor(images: Sequence[np.ndarray]) -> Tensor:
-    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float()
-    return x / 127.5 - 1.0
+    return uint8_to_images(np.stack(images))
 
 
 class Protocol:

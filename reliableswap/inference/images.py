@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from reliableswap.data.image_io import IMAGE_SUFFIXES, ImageReadError, read_rgb, write_image_atomic
 from reliableswap.inference.align import Face, FaceAnalyzer, align_faces
 from reliableswap.inference.paste import ColorMode, ellipse_mask, match_color, parsed_face_masks, paste_back
-from reliableswap.inference.paste import to_tensor, to_uint8
+from reliableswap.data.transforms import images_to_uint8 as to_uint8
+from reliableswap.data.transforms import uint8_to_images as to_tensor
 from reliableswap.inference.report import InputReport, RunReport
 from reliableswap.inference.swapper import Swapper
 

@@ -134,13 +134,3 @@ def paste_back(image: np.ndarray, crop: np.ndarray, matrix: np.ndarray, mask: np
     return out
 
 
-def to_tensor(crops: np.ndarray, device: torch.device | str = "cpu") -> Tensor:
-    """(N, S, S, 3) uint8 RGB -> (N, 3, S, S) float in [-1, 1] on ``device``."""
-    t = torch.from_numpy(np.ascontiguousarray(crops)).to(device)
-    return t.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
-
-
-def to_uint8(images: Tensor) -> np.ndarray:
-    """(N, 3, S, S) in [-1, 1] -> (N, S, S, 3) uint8 RGB on CPU."""
-    x = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return x.permute(0, 2, 3, 1).cpu().numpy()

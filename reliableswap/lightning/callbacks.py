@@ -20,6 +20,13 @@ def swap_grid(rows: list[Tensor]) -> Tensor:
     return make_grid((images.clamp(-1, 1) + 1) / 2, nrow=rows[0].shape[0], padding=2)
 
 
+def add_image(trainer: pl.Trainer, tag: str, grid: Tensor, step: int) -> None:
+    """Send an image grid to every TensorBoard logger of the trainer (others have no images)."""
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.experiment.add_image(tag, grid, global_step=step)
+
+
 class SwapGridLogger(pl.Callback):
     """Every ``every_n_steps`` swaps a fixed set of pairs and logs rows target | source | result | cycle.
 
@@ -70,9 +77,7 @@ class SwapGridLogger(pl.Callback):
 
     def _log(self, trainer: pl.Trainer, pl_module: pl.LightningModule, pairs: tuple[Tensor, Tensor], step: int) -> Tensor:
         grid = self._render(pl_module, *pairs)
-        for logger in trainer.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_image("train/swap_grid", grid, global_step=step)
+        add_image(trainer, "train/swap_grid", grid, step)
         return grid
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -121,6 +126,4 @@ class TripletGridLogger(pl.Callback):
         grid = swap_grid(rows)
         codes = [f"code {int(c)}" for c in preview["type_code"][:k]]
         grid = label_columns(grid, codes, cell=rows[0].shape[-1])
-        for logger in trainer.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_image("train/triplet_grid", grid, global_step=step)
+        add_image(trainer, "train/triplet_grid", grid, step)
