@@ -141,6 +141,7 @@ class FaceSwapDataModule(pl.LightningDataModule):
         self.drop_last = bool(drop_last)
         self.train_dataset: FacePairDataset | None = None
         self.val_dataset: EvalPairs | None = None
+        self.heldout_rows: list[IndexRow] = []
 
     def _not_found(self, what: str) -> FaceDataNotFoundError:
         return FaceDataNotFoundError(
@@ -173,6 +174,7 @@ class FaceSwapDataModule(pl.LightningDataModule):
         rows = self.load_rows()
         train_rows, val_rows = split_by_identity(rows, self.val_fraction, self.seed)
         held_out = bool(val_rows)
+        self.heldout_rows = list(val_rows)
         if not held_out:
             val_rows = train_rows
         log.info(
@@ -194,6 +196,15 @@ class FaceSwapDataModule(pl.LightningDataModule):
         )
         if self.val_pairs > 0:
             self.val_dataset = EvalPairs(self.root, val_rows, size=self.size, num_pairs=self.val_pairs, seed=self.seed)
+
+    def heldout_pairs(self, num_pairs: int, seed: int = 0) -> EvalPairs:
+        """``num_pairs`` fixed different-identity pairs of *held-out* people only (never trained
+        on), for monitoring; :class:`ValueError` when the split holds none (``val_fraction: 0``)."""
+        if self.train_dataset is None:
+            self.setup("fit")
+        if len({row.identity for row in self.heldout_rows}) < 2:
+            raise ValueError("no held-out identities to monitor: set data.val_fraction > 0")
+        return EvalPairs(self.root, self.heldout_rows, size=self.size, num_pairs=num_pairs, seed=seed)
 
     def _loader_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"num_workers": self.num_workers, "pin_memory": self.pin_memory}

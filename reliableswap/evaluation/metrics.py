@@ -172,7 +172,8 @@ def _dlib_descriptor() -> Any:
 def _tddfa() -> Any:
     from reliableswap.evaluation.pose_3ddfa import TDDFAPoseEstimator
 
-    return TDDFAPoseEstimator()
+    # One ONNX Runtime thread: the model is tiny (~1.3 ms per face) and often runs beside training.
+    return TDDFAPoseEstimator(threads=1)
 
 
 def _version(module: str) -> str:
@@ -481,7 +482,7 @@ def build_metric(name: str, backend: str | None = None, device: str | torch.devi
         origin = lines[1].strip() if len(lines) > 1 else ""
         log.warning("metric %s (%s) skipped: missing %s", name, chosen, path)
         return SkippedMetric(name, chosen, f"missing {path}" + (f" ({origin})" if origin else ""))
-    except MetricNotConfigured as e:
+    except (MetricNotConfigured, ImportError) as e:  # ImportError: the backend's optional package
         log.warning("metric %s (%s) skipped: %s", name, chosen, e)
         return SkippedMetric(name, chosen, str(e))
 

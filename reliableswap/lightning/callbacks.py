@@ -27,18 +27,31 @@ def add_image(trainer: pl.Trainer, tag: str, grid: Tensor, step: int) -> None:
             logger.experiment.add_image(tag, grid, global_step=step)
 
 
+def save_png(grid: Tensor, path: Path) -> None:
+    """Write an image grid (3, H, W) in [0, 1] as a PNG, atomically (temporary file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    save_image(grid, tmp)
+    tmp.replace(path)
+
+
 class SwapGridLogger(pl.Callback):
     """Every ``every_n_steps`` swaps a fixed set of pairs and logs rows target | source | result | cycle.
 
     The pairs are taken once (validation pairs when a val loader exists, else the first training
-    batch), so successive grids show the same faces and progress is visible. At the end of
-    training the last grid is also written to ``<run dir>/<final_png>``.
+    batch), so successive grids show the same faces and progress is visible. Every grid is also
+    written, labelled with its step, to ``<run dir>/<png_dir>/step_XXXXXXX.png`` (``png_dir: null``
+    = TensorBoard only), and the last one to ``<run dir>/<final_png>``.
     """
 
-    def __init__(self, every_n_steps: int = 100, max_images: int = 6, final_png: str = "swap_grid_final.png") -> None:
+    def __init__(
+        self, every_n_steps: int = 100, max_images: int = 6, final_png: str = "swap_grid_final.png",
+        png_dir: str | None = "grids",
+    ) -> None:
         self.every_n_steps = every_n_steps
         self.max_images = max_images
         self.final_png = final_png
+        self.png_dir = png_dir
         self._pairs: tuple[Tensor, Tensor] | None = None
         self.last_png: Path | None = None
 
@@ -46,13 +59,12 @@ class SwapGridLogger(pl.Callback):
         if self._pairs is None:
             batch = batch.get("vanilla", batch)  # combined vanilla + triplet loaders
             source, target = batch["source"], batch["target"]
-            datamodule = getattr(trainer, "datamodule", None)
-            if datamodule is not None and hasattr(datamodule, "val_dataloader"):
-                try:
-                    val_batch = next(iter(datamodule.val_dataloader()))
-                    source, target = val_batch["source"], val_batch["target"]
-                except (StopIteration, NotImplementedError, ValueError):
-                    pass
+            # the validation pairs, read directly: no extra DataLoader (and worker processes)
+            val_dataset = getattr(getattr(trainer, "datamodule", None), "val_dataset", None)
+            if val_dataset is not None and len(val_dataset):
+                items = [val_dataset[i] for i in range(min(self.max_images, len(val_dataset)))]
+                source = torch.stack([it["source"] for it in items])
+                target = torch.stack([it["target"] for it in items])
             self._pairs = (source[: self.max_images].detach().cpu(), target[: self.max_images].detach().cpu())
         return self._pairs
 
@@ -78,6 +90,9 @@ class SwapGridLogger(pl.Callback):
     def _log(self, trainer: pl.Trainer, pl_module: pl.LightningModule, pairs: tuple[Tensor, Tensor], step: int) -> Tensor:
         grid = self._render(pl_module, *pairs)
         add_image(trainer, "train/swap_grid", grid, step)
+        grid = label_rows(grid, ["target", "source", "result", "cycle"], cell=pairs[0].shape[-1], title=f"step {step}")
+        if self.png_dir and trainer.is_global_zero:
+            save_png(grid, Path(trainer.default_root_dir) / self.png_dir / f"step_{step:07d}.png")
         return grid
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -85,25 +100,34 @@ class SwapGridLogger(pl.Callback):
             return
         grid = self._log(trainer, pl_module, self._pairs, trainer.global_step)
         path = Path(trainer.default_root_dir) / self.final_png
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.png")
-        save_image(grid, tmp)
-        tmp.replace(path)
+        save_png(grid, path)
         self.last_png = path
         log.info("final swap grid (rows: target | source | result | cycle) written to %s", path)
 
 
-def label_columns(grid: Tensor, labels: list[str], cell: int, padding: int = 2) -> Tensor:
-    """Write one short label at the top-left of each column of the first grid row."""
+def _put_labels(grid: Tensor, spots: list[tuple[str, int, int]]) -> Tensor:
+    """Write short texts at (x, y) pixel positions of a (3, H, W) grid in [0, 1] (outlined)."""
     import cv2
     import numpy as np
 
     image = np.ascontiguousarray((grid.permute(1, 2, 0).numpy() * 255).astype(np.uint8))
-    for i, text in enumerate(labels):
-        x = padding + i * (cell + padding) + 3
-        cv2.putText(image, text, (x, padding + 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(image, text, (x, padding + 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 0), 1, cv2.LINE_AA)
+    for text, x, y in spots:
+        cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 0), 1, cv2.LINE_AA)
     return torch.from_numpy(image).permute(2, 0, 1).float() / 255
+
+
+def label_columns(grid: Tensor, labels: list[str], cell: int, padding: int = 2) -> Tensor:
+    """Write one short label at the top-left of each column of the first grid row."""
+    return _put_labels(grid, [(text, padding + i * (cell + padding) + 3, padding + 14) for i, text in enumerate(labels)])
+
+
+def label_rows(grid: Tensor, labels: list[str], cell: int, padding: int = 2, title: str | None = None) -> Tensor:
+    """Write one label at the bottom-left of each row's first cell, and ``title`` at the top-left."""
+    spots = [(text, padding + 3, padding + i * (cell + padding) + cell - 5) for i, text in enumerate(labels)]
+    if title:
+        spots.append((title, padding + 3, padding + 14))
+    return _put_labels(grid, spots)
 
 
 class TripletGridLogger(pl.Callback):

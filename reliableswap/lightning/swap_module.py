@@ -7,7 +7,8 @@ module runs on CPU, one GPU with bf16/fp16 mixed precision, or DDP across nodes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import pytorch_lightning as pl
@@ -23,6 +24,23 @@ from reliableswap.losses.masks import SwapLossMasks
 from reliableswap.losses.triplet import TRIPLET_CODES, TripletLoss
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def frozen_batchnorm_stats(module: nn.Module) -> Iterator[None]:
+    """Inside the block, BatchNorm layers of ``module`` in training mode still normalise with the
+    batch's statistics (and pass gradients through them) but leave ``running_mean``/``running_var``
+    unchanged (momentum 0), so passes over generated images do not shift inference statistics."""
+    layers = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    saved = [(m.momentum, m.num_batches_tracked.clone()) for m in layers]
+    for m in layers:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, (momentum, count) in zip(layers, saved, strict=True):
+            m.momentum = momentum
+            m.num_batches_tracked.copy_(count)
 
 
 def _step_without_counting(optimizer: Any) -> None:
@@ -53,7 +71,11 @@ class FaceSwapModule(pl.LightningModule):
         identity_encoder: frozen ``images -> (B, D)`` unit vectors with ``embedding_dim``.
         loss_weights: weights of the generator terms (see ``FaceShifterGeneratorLoss``).
         perceptual: optional VGG feature loss added to the cycle term.
-        lr, betas: Adam settings shared by G and D (FaceShifter: 1e-4, (0, 0.999)).
+        lr, betas: Adam settings (FaceShifter: 1e-4, (0, 0.999) for G and D).
+        lr_d: the discriminator's learning rate; ``None`` = ``lr`` (the paper's shared rate).
+        identity_lr_scale: multiplies ``lr`` for the generator's identity layers (the ones that
+            read ``z_id``, ``generator.identity_parameters()``); 1 = the paper.
+        warmup_steps: linear learning-rate warm-up of G and D over the first steps; 0 = none.
         channels_last: use the NHWC memory format on CUDA (faster convolutions with AMP).
         triplet_rate: share of training steps that use the triplet batch of a combined
             ``{"vanilla", "triplet"}`` loader (ReliableSwap: ~0.2); 0 = vanilla training.
@@ -70,6 +92,9 @@ class FaceSwapModule(pl.LightningModule):
         perceptual: nn.Module | None = None,
         lr: float = 1e-4,
         betas: tuple[float, float] = (0.0, 0.999),
+        lr_d: float | None = None,
+        identity_lr_scale: float = 1.0,
+        warmup_steps: int = 0,
         channels_last: bool = True,
         triplet_rate: float = 0.0,
         triplet_loss_weights: Mapping[str, float] | None = None,
@@ -95,12 +120,22 @@ class FaceSwapModule(pl.LightningModule):
         self.triplet_seed = int(triplet_seed)
         self.triplet_preview: dict[str, Tensor] | None = None
         self.lr = lr
+        self.lr_d = lr if lr_d is None else lr_d
+        if identity_lr_scale <= 0 or warmup_steps < 0:
+            raise ValueError(f"identity_lr_scale must be > 0 and warmup_steps >= 0, got {identity_lr_scale}, {warmup_steps}")
+        if identity_lr_scale != 1.0 and not hasattr(self.generator, "identity_parameters"):
+            raise ValueError(f"identity_lr_scale needs a generator with identity_parameters(); {type(self.generator).__name__} has none")
+        self.identity_lr_scale = float(identity_lr_scale)
+        self.warmup_steps = int(warmup_steps)
         self.betas = tuple(betas)
         self.channels_last = channels_last
         self.save_hyperparameters(
             {
                 "loss_weights": self.g_loss.weights,
                 "lr": lr,
+                "lr_d": self.lr_d,
+                "identity_lr_scale": self.identity_lr_scale,
+                "warmup_steps": self.warmup_steps,
                 "betas": list(self.betas),
                 "channels_last": channels_last,
                 "triplet_rate": self.triplet_rate,
@@ -120,10 +155,25 @@ class FaceSwapModule(pl.LightningModule):
             checkpoint["reliableswap_config"] = self.build_config
 
     # -- setup ---------------------------------------------------------------------------------
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=self.betas)
-        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr, betas=self.betas)
-        return [opt_g, opt_d]
+    def configure_optimizers(self) -> Any:
+        groups: list[dict[str, Any]] = [{"params": list(self.generator.parameters()), "lr": self.lr}]
+        if self.identity_lr_scale != 1.0:
+            identity = {id(p) for p in self.generator.identity_parameters()}
+            groups = [
+                {"params": [p for p in self.generator.parameters() if id(p) not in identity], "lr": self.lr},
+                {"params": self.generator.identity_parameters(), "lr": self.lr * self.identity_lr_scale},
+            ]
+        opt_g = torch.optim.Adam(groups, betas=self.betas)
+        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr_d, betas=self.betas)
+        if not self.warmup_steps:
+            return [opt_g, opt_d]
+        warmup = self.warmup_steps
+
+        def ramp(step: int) -> float:
+            return min(1.0, (step + 1) / warmup)
+
+        schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, ramp) for opt in (opt_g, opt_d)]
+        return [opt_g, opt_d], schedulers
 
     def on_fit_start(self) -> None:
         if self.channels_last and self.device.type == "cuda":
@@ -150,14 +200,17 @@ class FaceSwapModule(pl.LightningModule):
             z_source = self.identity(source)
             z_target = self.identity(target)
         result, target_attrs = self.generator(target, z_source)
-        # Losses declare what they need (FaceShifter: everything; SimSwap: no cycle/attributes,
-        # but D's features of the real target for feature matching).
-        result_attrs = self.generator.attributes(result) if getattr(self.g_loss, "needs_attributes", True) else []
+        # Losses declare what they need (FaceShifter: everything, less the terms weighted 0;
+        # SimSwap: no cycle/attributes, but D's features of the real target for feature matching).
+        # The passes over *generated* images normalise with their own batch statistics but do not
+        # move the running statistics that inference uses (those describe real targets only).
+        with frozen_batchnorm_stats(self.generator):
+            result_attrs = self.generator.attributes(result) if getattr(self.g_loss, "needs_attributes", True) else []
+            cycled = None
+            if getattr(self.g_loss, "needs_cycle", True):
+                # Cycle: put the target's own identity back onto the (detached) result.
+                cycled, _ = self.generator(result.detach(), z_target)
         z_result = self.identity(result)
-        cycled = None
-        if getattr(self.g_loss, "needs_cycle", True):
-            # Cycle: put the target's own identity back onto the (detached) result.
-            cycled, _ = self.generator(result.detach(), z_target)
         real_outputs = None
         if getattr(self.g_loss, "needs_real_outputs", False):
             with torch.no_grad():
@@ -235,6 +288,9 @@ class FaceSwapModule(pl.LightningModule):
             raise ValueError("triplet_rate > 0 needs a triplet data module (data.triplets=...)")
         batch = pick_batch(batch, use_triplet)
         terms, d_loss, masks = self.train_iteration(batch, opt_g, opt_d, self.manual_backward, _step_without_counting)
+        if self.warmup_steps:
+            for scheduler in self.lr_schedulers():
+                scheduler.step()
         batch_size = batch["source"].shape[0]
         scalars = {f"train/g_{k}": v.detach() for k, v in terms.items() if not k.startswith("triplet/")}
         self._log_triplet_terms({f"train/{k}": v for k, v in terms.items() if k.startswith("triplet/")}, step)
@@ -263,5 +319,10 @@ class FaceSwapModule(pl.LightningModule):
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
         source, target = self._images(batch["source"]), self._images(batch["target"])
         result = self.swap(source, target)
-        similarity = torch.nn.functional.cosine_similarity(self.identity(result), self.identity(source), dim=1)
-        self.log("val/id_similarity", similarity.mean(), batch_size=source.shape[0], sync_dist=True)
+        z_source = self.identity(source)
+        similarity = torch.nn.functional.cosine_similarity(self.identity(result), z_source, dim=1)
+        # the same number for the copy-target baseline (a model that returns the target)
+        baseline = torch.nn.functional.cosine_similarity(self.identity(target), z_source, dim=1)
+        n = source.shape[0]
+        self.log("val/id_similarity", similarity.mean(), batch_size=n, sync_dist=True)
+        self.log("val/id_similarity_copy_target", baseline.mean(), batch_size=n, sync_dist=True)

@@ -63,6 +63,15 @@ class FaceShifterGeneratorLoss(nn.Module):
         self.cycle = CycleLoss()
         self.vgg = vgg
 
+    # What the generator pass must compute (the module skips a pass whose terms all weigh 0).
+    @property
+    def needs_attributes(self) -> bool:
+        return self.weights["attribute"] > 0
+
+    @property
+    def needs_cycle(self) -> bool:
+        return self.weights["cycle"] > 0 or (self.vgg is not None and self.weights["cycle_vgg"] > 0)
+
     def forward(
         self, out: SwapForward, masks: SwapLossMasks, parts: Mapping[str, slice] | None = None
     ) -> dict[str, Tensor]:
@@ -70,22 +79,27 @@ class FaceShifterGeneratorLoss(nn.Module):
         ``identity`` part, a ``fixer`` part gets its own term; without parts the whole vector is
         the identity."""
         w = self.weights
+        zero = out.result.new_zeros(())
         id_part = parts["identity"] if parts and "identity" in parts else slice(None)
         terms = {
             "adversarial": w["adversarial"] * self.adversarial.generator(out.fake_outputs),
             "identity": w["identity"]
             * masked_mean(self.identity(out.z_result[:, id_part], out.z_source[:, id_part].detach()), masks.identity),
-            "attribute": w["attribute"] * masked_mean(self.attribute(out.result_attrs, out.target_attrs), masks.attribute),
+            "attribute": w["attribute"] * masked_mean(self.attribute(out.result_attrs, out.target_attrs), masks.attribute)
+            if out.result_attrs
+            else zero,
             "reconstruction": w["reconstruction"]
             * masked_mean(self.reconstruction(out.result, out.target), masks.reconstruction),
-            "cycle": w["cycle"] * masked_mean(self.cycle(out.cycled, out.target), masks.cycle),
+            "cycle": w["cycle"] * masked_mean(self.cycle(out.cycled, out.target), masks.cycle)
+            if out.cycled is not None
+            else zero,
         }
         if parts and "fixer" in parts:
             fx = parts["fixer"]
             terms["fixer"] = w["fixer"] * masked_mean(
                 self.identity(out.z_result[:, fx], out.z_source[:, fx].detach()), masks.identity
             )
-        if self.vgg is not None:
+        if self.vgg is not None and out.cycled is not None:
             terms["cycle_vgg"] = w["cycle_vgg"] * masked_mean(self.vgg(out.cycled, out.target), masks.cycle)
         terms["total"] = sum(terms.values())
         return terms

@@ -14,12 +14,19 @@ The layout follows the released FaceShifter/ReliableSwap generators key for key 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 MAX_CHANNELS = 1024
+
+IdentityInit = Literal["faceshifter", "unit"]
+#: ``faceshifter``: the paper's N(0, 0.001) identity projections (the identity branch starts ~1e-3
+#: of the attribute branch); ``unit``: N(0, 1) weights, so with a unit-norm identity vector every
+#: projected gamma/beta starts at the scale of the normalised features it modulates.
+IDENTITY_INITS: tuple[str, ...] = ("faceshifter", "unit")
 
 
 def _scaled(channels: int, width: float) -> int:
@@ -165,13 +172,36 @@ class AEINet(nn.Module):
     FixerNet embedding appended, or whatever the configured identity encoder produces.
     """
 
-    def __init__(self, id_dim: int = 512, size: int = 256, width: float = 1.0) -> None:
+    def __init__(
+        self, id_dim: int = 512, size: int = 256, width: float = 1.0, identity_init: IdentityInit = "faceshifter"
+    ) -> None:
         super().__init__()
+        if identity_init not in IDENTITY_INITS:
+            raise ValueError(f"identity_init must be one of {IDENTITY_INITS}, got {identity_init!r}")
         self.id_dim = id_dim
         self.size = size
+        self.identity_init = identity_init
         self.encoder = MultiLevelAttributeEncoder(size=size, width=width)
         self.generator = AADGenerator(self.encoder.channels, id_dim=id_dim, width=width)
         self.apply(_init_weights)
+        if identity_init == "unit":
+            for layer in self.identity_layers():
+                if isinstance(layer, nn.Linear):
+                    # unit-norm z_id: each projected channel starts with variance ~1, the scale of
+                    # the instance-normalised features it modulates
+                    nn.init.normal_(layer.weight, 0.0, 1.0)
+
+    def identity_layers(self) -> list[nn.Module]:
+        """The layers that read ``z_id``: every AAD identity projection (fc1, fc2) and ``up1``."""
+        layers: list[nn.Module] = [self.generator.up1]
+        for module in self.generator.modules():
+            if isinstance(module, AADLayer):
+                layers += [module.fc1, module.fc2]
+        return layers
+
+    def identity_parameters(self) -> list[nn.Parameter]:
+        """Parameters of :meth:`identity_layers` (for a separate learning rate)."""
+        return [p for layer in self.identity_layers() for p in layer.parameters()]
 
     def forward(self, target: Tensor, z_id: Tensor) -> tuple[Tensor, list[Tensor]]:
         if target.shape[-1] != self.size or target.shape[-2] != self.size:
