@@ -82,7 +82,8 @@ def test_demo_command_writes_scalars_images_and_last_checkpoint(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.run(
         [sys.executable, "train.py", "experiment=demo", "trainer.max_steps=3", f"hydra.run.dir={run_dir}",
-         "data.num_workers=0", "callbacks.swap_grid.every_n_steps=2", "trainer.log_every_n_steps=1"],
+         "data.num_workers=0", "callbacks.swap_grid.every_n_steps=2", "trainer.log_every_n_steps=1",
+         "callbacks.health.every_n_steps=2", "callbacks.health.num_pairs=8", "trainer.val_check_interval=2"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -97,6 +98,12 @@ def test_demo_command_writes_scalars_images_and_last_checkpoint(tmp_path):
         assert f"train/g_{term}" in scalars
     assert {"train/d_loss", "train/lr_g", "train/lr_d"} <= scalars
     assert "train/swap_grid" in acc.Tags()["images"]
+    # the health monitor ran on held-out faces at the start and the end, with its copy-target baseline
+    assert {"health/identity_sensitivity", "health/baseline/id_top1"} <= scalars
+    assert [e.step for e in acc.Scalars("health/identity_sensitivity")] == [0, 2, 3]
+    assert (run_dir / "health.jsonl").is_file()
+    assert [p.name for p in sorted((run_dir / "grids").glob("*.png"))] == ["step_0000001.png", "step_0000002.png", "step_0000003.png"]
+    assert {"val/id_similarity", "val/id_similarity_copy_target"} <= scalars
 
 
 def test_demo_stops_with_a_clear_message_when_data_is_missing(tmp_path):
