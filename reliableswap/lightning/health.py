@@ -159,10 +159,7 @@ class HealthMonitor(pl.Callback):
             if result.metric == "id_retrieval":
                 out["id_top1"] = v["top1"]
                 out["id_chance"] = v["chance_top1"]
-                if "distance_to_source" in v:
-                    out["id_distance_to_source"] = v["distance_to_source"]
-                else:
-                    out["id_distance_to_source"] = 1.0 - v["cosine_to_source"]
+                out["id_distance_to_source"] = _retrieval_distance(v)
             elif result.metric == "pose_error":
                 out["pose_error_deg"] = v["l2"]
             elif result.metric == "expression_error":
@@ -170,18 +167,15 @@ class HealthMonitor(pl.Callback):
         return out
 
     def _distance_to_target(self, target: Tensor, swap: Tensor) -> float | None:
-        """The judge's mean distance of each swap to its own target (same scale as to source)."""
+        """The judge's mean distance of each swap to its own target (same scale as to source):
+        the retrieval metric run with the targets in the sources' place."""
         from reliableswap.evaluation.metrics import SwapBatch
 
-        n = target.shape[0]
-        keys = [f"t{i}" for i in range(n)]
+        keys = [f"t{i}" for i in range(target.shape[0])]
         metric = self._metrics()[0]
         metric.update(SwapBatch(target, target, swap, keys, keys, keys, keys))
         result = metric.compute()
-        if result.status != "ok":
-            return None
-        v = result.values
-        return v["distance_to_source"] if "distance_to_source" in v else 1.0 - v["cosine_to_source"]
+        return _retrieval_distance(result.values) if result.status == "ok" else None
 
     # -- one record --------------------------------------------------------------------------------
     @torch.no_grad()
@@ -299,6 +293,12 @@ class HealthMonitor(pl.Callback):
         scalars = {f"health/{k}": float(v) for k, v in values.items() if isinstance(v, (int, float))}
         for logger in trainer.loggers:
             logger.log_metrics(scalars, step=step)
+
+
+def _retrieval_distance(values: Mapping[str, float]) -> float:
+    """Mean distance of swaps to their reference from ``id_retrieval`` values (dlib: Euclidean;
+    encoders: 1 - cosine)."""
+    return values["distance_to_source"] if "distance_to_source" in values else 1.0 - values["cosine_to_source"]
 
 
 def _mean_score(outputs: Any) -> float:

@@ -70,6 +70,8 @@ def test_warmup_ramps_both_learning_rates_linearly():
     seen = []
     for _ in range(6):
         seen.append((opt_g.param_groups[0]["lr"], opt_d.param_groups[0]["lr"]))
+        opt_g.step()
+        opt_d.step()
         for s in schedulers:
             s.step()
     assert [g for g, _ in seen] == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
