@@ -59,16 +59,21 @@ def build_config_of(cfg: DictConfig) -> dict:
     return OmegaConf.to_container(OmegaConf.create(keep), resolve=True)
 
 
-def load_init_weights(module: pl.LightningModule, path: Path) -> list[str]:
+def load_init_weights(module: pl.LightningModule, path: Path | str) -> list[str]:
     """Start from another checkpoint's weights (fine-tuning), not its training state.
 
-    Every sub-network the file holds (``generator.*``, ``discriminator.*``) is loaded strictly;
-    the identity encoder keeps the configured pretrained weights. Returns the parts loaded.
+    ``path`` is a file, or the name of a weight-registry entry (e.g. ``demo_reference``), which
+    is resolved and checked against its registered sha256. Every sub-network the file holds
+    (``generator.*``, ``discriminator.*``, any float precision) is loaded strictly; the identity
+    encoder keeps the configured pretrained weights. Returns the parts loaded.
     """
     import torch
 
+    from reliableswap import weights
     from reliableswap.weights import load_into
 
+    if str(path) in weights.REGISTRY:
+        path = weights.verify(str(path))
     state = torch.load(path, map_location="cpu", weights_only=True).get("state_dict", {})
     loaded = []
     for part in ("generator", "discriminator"):
@@ -91,7 +96,7 @@ def train(cfg: DictConfig) -> TrainResult:
     datamodule = hydra.utils.instantiate(cfg.data, seed=cfg.seed, _convert_="all")
     module = build_module(cfg)
     if cfg.get("init_weights"):
-        load_init_weights(module, Path(cfg.init_weights))
+        load_init_weights(module, cfg.init_weights)
     callbacks = _instantiate_dict(cfg.get("callbacks"))
     loggers = _instantiate_dict(cfg.get("logger"))
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)

@@ -8,6 +8,7 @@ error text a user sees when it is missing. Code never hard-codes a weight path; 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Mapping
@@ -21,7 +22,7 @@ from reliableswap import paths
 
 log = logging.getLogger(__name__)
 
-Root = Literal["shared", "pretrained", "torch_hub"]
+Root = Literal["shared", "pretrained", "torch_hub", "repo"]
 
 
 class MissingWeightsError(FileNotFoundError):
@@ -36,6 +37,8 @@ class WeightEntry:
     origin: str
     description: str
     manifest: str | None = None
+    #: hex sha256 of the file where it is fixed (files this project ships); checked by :func:`verify`
+    sha256: str | None = None
 
     @property
     def env_var(self) -> str:
@@ -50,6 +53,8 @@ class WeightEntry:
             return paths.shared_weights_dir() / self.relative_path
         if self.root == "torch_hub":
             return Path(torch.hub.get_dir()) / "checkpoints" / self.relative_path
+        if self.root == "repo":
+            return paths.REPO_ROOT / self.relative_path
         return paths.pretrained_dir() / self.relative_path
 
     def missing_message(self, path: Path) -> str:
@@ -167,6 +172,15 @@ REGISTRY: dict[str, WeightEntry] = {
             "FID Inception-v3 (pool3 features) for FID/KID",
         ),
         WeightEntry(
+            "demo_reference", "assets/demo_reference.pt", "repo",
+            "trained by this project: the cycle arm of `python scripts/study_cycle_vs_vanilla.py` "
+            "(experiment=cpu_study_cycle, seed 42, step 6000), exported with `python "
+            "scripts/export_reference.py outputs/cpu_study/runs/cycle_seed42/checkpoints/step_0006000.ckpt "
+            "assets/demo_reference.pt`; see docs/results/cpu_study.md",
+            "AEI-Net (width 0.125, 128x128, MobileFaceNet identity) + PatchGAN, float16, for experiment=demo",
+            sha256="ace12f047ab3a251dc3524b03f99cb0ce127f1b19be7bed9b3082c221bfdf9f1",
+        ),
+        WeightEntry(
             "cosface_r50", "cosface/glint360k_cosface_r50_backbone.pth", "pretrained",
             _ARCFACE_ORIGIN.format(arch="r50").replace("ms1mv3_arcface_r50_fp16", "glint360k_cosface_r50_fp16_0.1"),
             "CosFace iresnet50 recogniser (evaluation-only ID retrieval judge)", manifest="arcface_iresnet50",
@@ -191,6 +205,27 @@ def resolve(name: str, override: str | os.PathLike[str] | None = None) -> Path:
     path = Path(override).expanduser() if override else entry.default_path()
     if not path.is_file():
         raise MissingWeightsError(entry.missing_message(path))
+    return path
+
+
+class ChecksumError(ValueError):
+    """A registered file's sha256 differs from the registry's (a different or damaged file)."""
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(name: str, override: str | os.PathLike[str] | None = None) -> Path:
+    """:func:`resolve`, then check the registered sha256 (when the registry records one)."""
+    path = resolve(name, override)
+    expected = get(name).sha256
+    if expected and (actual := file_sha256(path)) != expected:
+        raise ChecksumError(f"{path}: sha256 {actual} differs from the registry's {expected} for '{name}'")
     return path
 
 

@@ -170,6 +170,37 @@ def test_init_weights_starts_from_another_checkpoint(tmp_path):
     assert torch.equal(module.generator.state_dict()[key], saved[f"generator.{key}"])
 
 
+def test_init_weights_takes_a_float16_export_by_registry_name(tmp_path, monkeypatch):
+    """scripts/export_reference.py -> registry entry with sha256 -> init_weights=<name>."""
+    import importlib.util
+
+    from reliableswap import weights
+    from reliableswap.training import build_module, load_init_weights
+
+    first = _train(tmp_path / "a", "trainer.max_steps=1")
+    spec = importlib.util.spec_from_file_location("export_reference", REPO / "scripts" / "export_reference.py")
+    export = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(export)
+    out = tmp_path / "ref.pt"
+    line = export.main([str(first.last_checkpoint), str(out)])
+    sha = line.rsplit("sha256=", 1)[1]
+    assert sha == weights.file_sha256(out)
+    saved = torch.load(out, weights_only=True)["state_dict"]
+    assert saved["generator.encoder.conv1.0.weight"].dtype == torch.float16
+    assert not any(k.startswith("identity.") for k in saved)  # the encoder comes from its own file
+    entry = weights.WeightEntry("toy_reference", "unused", "repo", "test", "test", sha256=sha)
+    monkeypatch.setitem(weights.REGISTRY, "toy_reference", entry)
+    monkeypatch.setenv(entry.env_var, str(out))
+    module = build_module(_compose(["experiment=faceshifter_vanilla", "debug=tiny", f"paths.output_dir={tmp_path / 'b'}"]))
+    assert load_init_weights(module, "toy_reference") == ["generator", "discriminator"]
+    full = torch.load(first.last_checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+    key = "encoder.conv1.0.weight"
+    torch.testing.assert_close(module.generator.state_dict()[key], full[f"generator.{key}"].half().float())
+    out.write_bytes(out.read_bytes() + b"x")  # a damaged or different file is refused
+    with pytest.raises(weights.ChecksumError):
+        load_init_weights(module, "toy_reference")
+
+
 def test_triplet_settings_are_overridable_from_the_command_line():
     cfg = _compose(["experiment=demo", "data=triplets", "data.triplets=/some/dir", "model.triplet_rate=0.3"])
     assert cfg.model.triplet_rate == 0.3 and cfg.data.triplets == "/some/dir" and cfg.data.size == 128

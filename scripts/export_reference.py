@@ -1,0 +1,54 @@
+"""Export a training checkpoint's generator and discriminator as a small float16 weights file.
+
+The demo starts from such a file (``init_weights=demo_reference``): only the weights of
+``generator.*`` and ``discriminator.*`` are kept (no optimizer state, no identity encoder, which
+comes from its own pretrained file), floats stored as float16 (half the size; they are loaded
+back into float32 modules). Prints the file's sha256 for the weight registry:
+
+    python scripts/export_reference.py RUN/checkpoints/step_0004000.ckpt assets/demo_reference.pt
+    -> export=reference parts=generator,discriminator tensors=... bytes=... sha256=...
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from reliableswap.weights import file_sha256, load_state_dict  # noqa: E402
+
+PARTS = ("generator.", "discriminator.")
+
+
+def export(checkpoint: Path, output: Path) -> str:
+    state = load_state_dict(checkpoint)
+    kept = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in state.items() if k.startswith(PARTS)}
+    if not kept:
+        raise SystemExit(f"export_reference: {checkpoint} has no generator.*/discriminator.* tensors")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.tmp")
+    torch.save({"state_dict": kept}, tmp)
+    tmp.replace(output)
+    parts = sorted({k.split(".", 1)[0] for k in kept})
+    line = (f"export=reference parts={','.join(parts)} tensors={len(kept)} bytes={output.stat().st_size} "
+            f"sha256={file_sha256(output)}")
+    print(line, flush=True)
+    return line
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoint", type=Path, help="a Lightning checkpoint of a swap training run")
+    parser.add_argument("output", type=Path, help="the .pt file to write")
+    args = parser.parse_args(argv)
+    if not args.checkpoint.is_file():
+        parser.exit(2, f"export_reference: no checkpoint at {args.checkpoint}\n")
+    return export(args.checkpoint, args.output)
+
+
+if __name__ == "__main__":
+    main()
