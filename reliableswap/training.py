@@ -70,7 +70,6 @@ def load_init_weights(module: pl.LightningModule, path: Path | str) -> list[str]
     import torch
 
     from reliableswap import weights
-    from reliableswap.weights import load_into
 
     if str(path) in weights.REGISTRY:
         path = weights.verify(str(path))
@@ -79,7 +78,7 @@ def load_init_weights(module: pl.LightningModule, path: Path | str) -> list[str]
     for part in ("generator", "discriminator"):
         sub = {k[len(part) + 1 :]: v for k, v in state.items() if k.startswith(part + ".")}
         if sub:
-            load_into(getattr(module, part), sub, source=f"{path} [{part}.*]")
+            weights.load_into(getattr(module, part), sub, source=f"{path} [{part}.*]")
             loaded.append(part)
     if not loaded:
         raise ValueError(f"{path} holds no generator.*/discriminator.* weights to initialise from")

@@ -259,6 +259,18 @@ class IdRetrieval(Metric):
         self._swap_keys += batch.source_key
         self.num_samples += len(batch)
 
+    def distance_to(self, references: Tensor) -> float:
+        """Mean distance of the swaps seen so far to ``references`` (B, 3, S, S), pair by pair in
+        update order: the judge's distance to another image per swap (e.g. its target) without
+        describing the swaps again. dlib: Euclidean; encoders: 1 - cosine; NaN pairs are skipped."""
+        swaps = np.concatenate(self._swaps)
+        refs = self._embed(references, to_uint8(references))
+        if len(refs) != len(swaps):
+            raise ValueError(f"{len(refs)} references for {len(swaps)} swaps")
+        if self._judge is None:
+            return float(np.nanmean(np.linalg.norm(swaps - refs, axis=-1)))
+        return float(np.nanmean(1.0 - (swaps * refs).sum(axis=-1)))
+
     def _similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Higher = more alike: cosine for unit vectors, minus Euclidean distance for dlib."""
         if self._judge is None:

@@ -144,8 +144,8 @@ class HealthMonitor(pl.Callback):
         metrics = self._metrics()
         for lo in range(0, len(ids), self.batch_size):
             sl = slice(lo, lo + self.batch_size)
-            batch = SwapBatch(source[sl], target[sl], swap[sl], ids[sl], [f"t{i}" for i in range(lo, lo + len(ids[sl]))],
-                              keys[sl], [f"t{i}" for i in range(lo, lo + len(ids[sl]))])
+            target_keys = [f"t{i}" for i in range(lo, lo + len(ids[sl]))]
+            batch = SwapBatch(source[sl], target[sl], swap[sl], ids[sl], target_keys, keys[sl], target_keys)
             for metric in metrics:
                 metric.update(batch)
         out: dict[str, float] = {}
@@ -160,22 +160,12 @@ class HealthMonitor(pl.Callback):
                 out["id_top1"] = v["top1"]
                 out["id_chance"] = v["chance_top1"]
                 out["id_distance_to_source"] = _retrieval_distance(v)
+                out["id_distance_to_target"] = metric.distance_to(target)  # same scale, swaps not re-described
             elif result.metric == "pose_error":
                 out["pose_error_deg"] = v["l2"]
             elif result.metric == "expression_error":
                 out["expression_error"] = v["l2"]
         return out
-
-    def _distance_to_target(self, target: Tensor, swap: Tensor) -> float | None:
-        """The judge's mean distance of each swap to its own target (same scale as to source):
-        the retrieval metric run with the targets in the sources' place."""
-        from reliableswap.evaluation.metrics import SwapBatch
-
-        keys = [f"t{i}" for i in range(target.shape[0])]
-        metric = self._metrics()[0]
-        metric.update(SwapBatch(target, target, swap, keys, keys, keys, keys))
-        result = metric.compute()
-        return _retrieval_distance(result.values) if result.status == "ok" else None
 
     # -- one record --------------------------------------------------------------------------------
     @torch.no_grad()
@@ -202,9 +192,6 @@ class HealthMonitor(pl.Callback):
         n = source.shape[0]
         record: dict[str, Any] = {"step": int(step), "identity_sensitivity": float(sum(sens) / n)}
         record.update(self._judge_set(source, target, swap, ids, keys))
-        dist_t = self._distance_to_target(target, swap)
-        if dist_t is not None:
-            record["id_distance_to_target"] = dist_t
         record["d_real"] = float(sum(d_real) / n)
         record["d_fake"] = float(sum(d_fake) / n)
         if self._d_losses:
