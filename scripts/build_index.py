@@ -3,7 +3,7 @@
 
 Identities come from folder names: ``ROOT/<person>/...`` -> ``<person>`` (nested folders give
 ``group/person``); an image directly in ROOT is its own identity (file stem). Every image is
-decoded once (``reliableswap.data.image_io.read_rgb``) so the index only lists files a data
+decoded once (``reliableswap.io.images.read_rgb``) so the index only lists files a data
 loader can read; unreadable, too-small and (with ``--check-faces``) face-less images are
 skipped and listed in the report with the reason.
 
@@ -24,17 +24,16 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
-from reliableswap.data.image_io import ImageReadError, read_rgb
-from reliableswap.data.index import IndexRow, scan_folder, write_index
+from reliableswap.io.atomic import atomic_open
+from reliableswap.io.images import ImageReadError, read_rgb
+from reliableswap.io.index import IndexRow, scan_folder, write_index
 
 log = logging.getLogger("build_index")
 
@@ -102,17 +101,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def write_report(skipped: list[tuple[str, str]], path: Path) -> None:
     """Write the (path, reason) report atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["path", "reason"])
-            writer.writerows(skipped)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "reason"])
+        writer.writerows(skipped)
 
 
 def build(args: argparse.Namespace) -> tuple[list[IndexRow], list[tuple[str, str]]]:

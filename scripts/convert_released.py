@@ -24,6 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from reliableswap.io.atomic import atomic_open  # noqa: E402
 from reliableswap.models.released import RELEASED_SIZE, ReleasedFaceShifter  # noqa: E402
 
 log = logging.getLogger("convert_released")
@@ -69,10 +70,8 @@ def convert(src: Path, dst: Path) -> Path:
         },
         "global_step": 0,
     }
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_suffix(dst.suffix + ".tmp")
-    torch.save(checkpoint, tmp)
-    tmp.replace(dst)
+    with atomic_open(dst, "wb") as handle:
+        torch.save(checkpoint, handle)
     log.info("wrote %s (%s, identity dim %d)", dst, "ReliableSwap" if model.with_fixer else "FaceShifter", model.G.id_dim)
     return dst
 

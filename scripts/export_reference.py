@@ -19,6 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from reliableswap.io.atomic import atomic_open  # noqa: E402
 from reliableswap.weights import file_sha256, load_state_dict  # noqa: E402
 
 PARTS = ("generator.", "discriminator.")
@@ -29,10 +30,8 @@ def export(checkpoint: Path, output: Path) -> str:
     kept = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in state.items() if k.startswith(PARTS)}
     if not kept:
         raise SystemExit(f"export_reference: {checkpoint} has no generator.*/discriminator.* tensors")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp")
-    torch.save({"state_dict": kept}, tmp)
-    tmp.replace(output)
+    with atomic_open(output, "wb") as handle:
+        torch.save({"state_dict": kept}, handle)
     parts = sorted({k.split(".", 1)[0] for k in kept})
     line = (f"export=reference parts={','.join(parts)} tensors={len(kept)} bytes={output.stat().st_size} "
             f"sha256={file_sha256(output)}")

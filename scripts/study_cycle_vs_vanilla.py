@@ -39,6 +39,8 @@ from typing import Callable
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from reliableswap.io.atomic import write_text_atomic  # noqa: E402
+
 log = logging.getLogger("study")
 
 ARMS = ("vanilla", "cycle")
@@ -98,7 +100,7 @@ def split_faces(out: Path) -> tuple[Path, Path, int, int]:
     """Write the training faces' index (the triplet builder's input); returns (index, root, n_train, n_held)."""
     from reliableswap import paths
     from reliableswap.data.datamodule import split_by_identity
-    from reliableswap.data.index import write_index
+    from reliableswap.io.index import write_index
     from reliableswap.data.pairs import load_rows
 
     root = paths.data_dir() / "celebamask_hq_1k" / "images"
@@ -316,11 +318,7 @@ def write_report(rows: list[dict[str, object]], base: dict[str, float], info: di
     for name, seconds in info["run_wall_s"].items():
         lines.append(f"- {name}: {seconds / 60:.1f} min of training wall time (first to last monitor record)")
     lines.append(f"- this invocation: {info['wall_s']:.0f} s (training done in earlier invocations is kept, not repeated)")
-    path = results / "cpu_study.md"
-    tmp = path.with_name(".cpu_study.md.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(path)
-    return path
+    return write_text_atomic(results / "cpu_study.md", "\n".join(lines) + "\n")
 
 
 def main(argv: list[str] | None = None) -> str:

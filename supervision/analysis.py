@@ -15,7 +15,7 @@ boxes (SCRFD, or the known face position in an FFHQ-aligned crop) is first conve
 include the forehead) would bias the landmarks.
 
 Input contract (checked; ``ValueError`` otherwise): ``uint8`` RGB ``H x W x 3`` arrays. Converting
-RGBA/grayscale/BGR is the caller's job (e.g. ``reliableswap.data.image_io.read_rgb``), because
+RGBA/grayscale/BGR is the caller's job (e.g. ``reliableswap.io.images.read_rgb``), because
 only the caller knows how its file was decoded.
 """
 
@@ -61,7 +61,7 @@ def _check_rgb(rgb: Any) -> np.ndarray:
     if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
         raise ValueError(
             f"expected a uint8 RGB image of shape HxWx3, got {img.dtype} {img.shape}; convert "
-            "RGBA/grayscale/BGR before analysis (e.g. reliableswap.data.image_io.read_rgb)"
+            "RGBA/grayscale/BGR before analysis (e.g. reliableswap.io.images.read_rgb)"
         )
     return np.ascontiguousarray(img)
 

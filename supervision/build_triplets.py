@@ -25,8 +25,8 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from reliableswap.config import register_resolvers
-from reliableswap.data.image_io import ImageReadError, read_rgb, write_image_atomic
-from reliableswap.data.index import IndexRow, read_index, scan_folder
+from reliableswap.io.images import ImageReadError, read_rgb, write_image_atomic
+from reliableswap.io.index import IndexRow, read_index, scan_folder
 from reliableswap.data.transforms import resize_uint8
 from supervision.debug import write_debug_tile
 from supervision.pipeline import StageError, SynthesisSettings, TripletSynthesizer, to_tensor, to_uint8

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 from torch import Tensor
 
-from reliableswap.data.image_io import write_image_atomic
+from reliableswap.io.images import write_image_atomic
 from supervision.pipeline import resize, to_uint8
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reliableswap.data.image_io import read_rgb
+from reliableswap.io.images import read_rgb
 from supervision.storage import TRIPLETS_CSV, read_rows
 
 log = logging.getLogger(__name__)

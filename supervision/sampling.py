@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reliableswap.data.index import IndexRow
+from reliableswap.io.index import IndexRow
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
-from reliableswap.data.index import IndexRow
+from reliableswap.io.index import IndexRow
 from reliableswap.data.pairs import (
     EvalPairs,
     FacePairDataset,

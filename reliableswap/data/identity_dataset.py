@@ -37,8 +37,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from reliableswap.data.datamodule import FaceDataNotFoundError, split_by_identity
-from reliableswap.data.image_io import read_rgb
-from reliableswap.data.index import IndexRow, group_by_identity
+from reliableswap.io.images import read_rgb
+from reliableswap.io.index import IndexRow, group_by_identity
 from reliableswap.data.pairs import load_rows
 from reliableswap.data.transforms import FaceTransform, jpeg_reduce_factor, resize_uint8
 
@@ -189,7 +189,7 @@ class IdentityDataModule(pl.LightningDataModule):
     Args:
         root: folder of FFHQ-aligned crops (sub-folder = identity; a loose file = its own
             identity) or the root the ``index`` paths are relative to.
-        index: CSV index (:mod:`reliableswap.data.index`); null = scan ``root``.
+        index: CSV index (:mod:`reliableswap.io.index`); null = scan ``root``.
         size: side of the FFHQ crops handed to the model (the model warps to 112 and crops).
         val_fraction: share of identities held out for verification pairs (seeded).
         val_pairs: number of verification pairs (half same, half different).

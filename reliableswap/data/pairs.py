@@ -40,8 +40,8 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, Dataset, RandomSampler, Sampler
 
-from reliableswap.data.image_io import read_rgb
-from reliableswap.data.index import IndexRow, read_index, scan_folder
+from reliableswap.io.images import read_rgb
+from reliableswap.io.index import IndexRow, read_index, scan_folder
 from reliableswap.data.transforms import FaceTransform, jpeg_reduce_factor
 
 __all__ = [

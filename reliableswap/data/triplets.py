@@ -34,7 +34,7 @@ from pytorch_lightning.utilities import CombinedLoader
 from torch.utils.data import DataLoader, Dataset
 
 from reliableswap.data.datamodule import FaceSwapDataModule
-from reliableswap.data.image_io import read_rgb
+from reliableswap.io.images import read_rgb
 from reliableswap.data.transforms import FaceTransform
 
 log = logging.getLogger(__name__)

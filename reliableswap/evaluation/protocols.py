@@ -32,8 +32,8 @@ import cv2
 import numpy as np
 from torch import Tensor
 
-from reliableswap.data.image_io import read_rgb, write_image_atomic
-from reliableswap.data.index import IndexRow, group_by_identity, read_index, scan_folder
+from reliableswap.io.images import read_rgb, write_image_atomic
+from reliableswap.io.index import IndexRow, group_by_identity, read_index, scan_folder
 from reliableswap.data.transforms import resize_uint8, uint8_to_images
 
 log = logging.getLogger(__name__)

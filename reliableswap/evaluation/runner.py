@@ -46,7 +46,7 @@ def _swap(swapper: Swapper, source: torch.Tensor, target: torch.Tensor, device: 
 
 def save_grid(path: Path, rows: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], max_samples: int = 8) -> None:
     """PNG with one column per pair and rows source / target / swap (what to look at first)."""
-    from reliableswap.data.image_io import write_image_atomic
+    from reliableswap.io.images import write_image_atomic
 
     src = torch.cat([r[0] for r in rows])[:max_samples]
     tgt = torch.cat([r[1] for r in rows])[:max_samples]

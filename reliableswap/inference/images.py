@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from reliableswap.data.image_io import IMAGE_SUFFIXES, ImageReadError, read_rgb, write_image_atomic
+from reliableswap.io.images import IMAGE_SUFFIXES, ImageReadError, read_rgb, write_image_atomic
 from reliableswap.inference.align import Face, FaceAnalyzer, align_faces
 from reliableswap.inference.paste import ColorMode, ellipse_mask, match_color, parsed_face_masks, paste_back
 from reliableswap.data.transforms import images_to_uint8 as to_uint8

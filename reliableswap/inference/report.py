@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from reliableswap.io.atomic import atomic_open
 
 Status = Literal["swapped", "passthrough", "error", "skipped"]
 
@@ -101,13 +102,6 @@ class RunReport:
         """Write the report atomically (a killed run never leaves half a JSON file)."""
         self.elapsed_s = round(time.time() - self.started, 3)
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(self.to_dict(), handle, indent=1)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_open(path, "w") as handle:
+            json.dump(self.to_dict(), handle, indent=1)
         return path

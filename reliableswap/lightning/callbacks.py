@@ -11,6 +11,8 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from torch import Tensor
 from torchvision.utils import make_grid, save_image
 
+from reliableswap.io.atomic import atomic_open
+
 log = logging.getLogger(__name__)
 
 
@@ -28,11 +30,9 @@ def add_image(trainer: pl.Trainer, tag: str, grid: Tensor, step: int) -> None:
 
 
 def save_png(grid: Tensor, path: Path) -> None:
-    """Write an image grid (3, H, W) in [0, 1] as a PNG, atomically (temporary file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    save_image(grid, tmp)
-    tmp.replace(path)
+    """Write an image grid (3, H, W) in [0, 1] as a PNG, atomically (:mod:`reliableswap.io.atomic`)."""
+    with atomic_open(path, "wb") as handle:
+        save_image(grid, handle, format="png")
 
 
 class SwapGridLogger(pl.Callback):

@@ -11,8 +11,8 @@ import torch
 from omegaconf import OmegaConf
 
 from reliableswap.data.datamodule import FaceDataNotFoundError, FaceSwapDataModule, split_by_identity
-from reliableswap.data.image_io import write_image_atomic
-from reliableswap.data.index import IndexRow
+from reliableswap.io.images import write_image_atomic
+from reliableswap.io.index import IndexRow
 from reliableswap.paths import REPO_ROOT
 
 CONFIGS = REPO_ROOT / "configs"

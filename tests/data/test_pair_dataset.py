@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from reliableswap.data.image_io import write_image_atomic
+from reliableswap.io.images import write_image_atomic
 from reliableswap.data.pairs import (
     EvalPairs,
     FacePairDataset,

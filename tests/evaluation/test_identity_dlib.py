@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from reliableswap.data.image_io import read_rgb
+from reliableswap.io.images import read_rgb
 from reliableswap.evaluation.identity_dlib import (
     ALIGNED_BOX,
     SAME_PERSON_THRESHOLD,

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from reliableswap import weights
-from reliableswap.data.image_io import read_rgb
+from reliableswap.io.images import read_rgb
 from reliableswap.evaluation.pose_3ddfa import (
     ALIGNED_ROI,
     PoseExpression,

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reliableswap.data.image_io import write_image_atomic
-from reliableswap.data.index import IndexRow
+from reliableswap.io.images import write_image_atomic
+from reliableswap.io.index import IndexRow
 from reliableswap.evaluation.protocols import (
     FaceForensicsProtocol,
     FolderProtocol,

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from reliableswap.data.image_io import write_image_atomic
+from reliableswap.io.images import write_image_atomic
 from reliableswap.evaluation.baselines import CopySourceAligned, CopyTarget
 from reliableswap.evaluation.runner import run
 
@@ -44,7 +44,7 @@ def test_run_writes_jsonl_markdown_grid_and_tensorboard(tmp_path: Path) -> None:
     assert lines[1]["status"] == "skipped" and "not configured" in lines[1]["note"]
     md = (out / "metrics.md").read_text()
     assert "| id_retrieval | encoder |" in md and "seed=0" in md and "skipped" in md
-    from reliableswap.data.image_io import read_rgb
+    from reliableswap.io.images import read_rgb
 
     assert read_rgb(out / "samples.png").shape == (3 * 32, 4 * 32, 3)
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))

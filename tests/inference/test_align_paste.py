@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reliableswap.data.image_io import read_rgb
+from reliableswap.io.images import read_rgb
 from reliableswap.faces.alignment import ffhq_template
 from reliableswap.inference.align import Face, align_face, alignment_matrix, build_face_analyzer
 from reliableswap.inference.paste import ellipse_mask, paste_back

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reliableswap.data.index import read_index
+from reliableswap.io.index import read_index
 from reliableswap.paths import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "build_index.py"

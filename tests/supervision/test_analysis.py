@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("dlib", reason="dlib not installed (pip install 'reliableswap[faces]')")
 pytest.importorskip("face_recognition_models", reason="pip install 'reliableswap[faces]'")
 
-from reliableswap.data.image_io import read_rgb  # noqa: E402
+from reliableswap.io.images import read_rgb  # noqa: E402
 from supervision.analysis import (  # noqa: E402
     ALIGNED_BOX_SCORE,
     DlibAnalyzer,

@@ -83,7 +83,7 @@ def test_builds_20_triplets_closer_to_source_identity_and_in_target_pose(celeba_
 
 def test_killed_run_resumes_without_duplicates_or_missing_pairs(celeba_images, tmp_path):
     from supervision.sampling import sample_pairs
-    from reliableswap.data.index import scan_folder
+    from reliableswap.io.index import scan_folder
 
     faces = _subset(celeba_images, tmp_path, 16)
     out = tmp_path / "out"
@@ -109,7 +109,7 @@ def test_killed_run_resumes_without_duplicates_or_missing_pairs(celeba_images, t
 
 
 def test_two_shards_cover_every_pair_exactly_once(celeba_images, tmp_path):
-    from reliableswap.data.index import scan_folder
+    from reliableswap.io.index import scan_folder
     from supervision.sampling import sample_pairs
 
     faces = _subset(celeba_images, tmp_path, 12, offset=100)

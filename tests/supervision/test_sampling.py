@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reliableswap.data.index import IndexRow
+from reliableswap.io.index import IndexRow
 from supervision.sampling import Shard, sample_pairs
 
 

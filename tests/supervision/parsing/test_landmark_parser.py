@@ -107,7 +107,7 @@ def test_iou_against_celebamask_ground_truth(celeba_images: Path) -> None:
     pytest.importorskip("dlib", reason="dlib not installed (pip install 'reliableswap[faces]')")
     from PIL import Image
 
-    from reliableswap.data.image_io import read_rgb
+    from reliableswap.io.images import read_rgb
     from supervision.analysis import DlibAnalyzer
 
     mask_dir = celeba_images.parent / "masks"

@@ -23,12 +23,12 @@ import csv
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reliableswap.data.image_io import is_image_file
+from reliableswap.io.atomic import atomic_open
+from reliableswap.io.images import is_image_file
 
 __all__ = [
     "INDEX_COLUMNS",
@@ -140,22 +140,18 @@ def _fmt(value: object) -> str:
 
 
 def write_index(rows: Iterable[IndexRow], path: str | os.PathLike[str]) -> None:
-    """Write rows as CSV atomically (temp file in the same folder, then :func:`os.replace`)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(INDEX_COLUMNS)
-            for row in rows:
-                if "\\" in row.path or row.path.startswith("/"):
-                    raise ValueError(f"index paths must be relative POSIX paths, got {row.path!r}")
-                writer.writerow([_fmt(getattr(row, col)) for col in INDEX_COLUMNS])
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write rows as CSV atomically (:func:`reliableswap.io.atomic.atomic_open`).
+
+    Raises :class:`ValueError` for a path that is absolute or has backslashes (the file at
+    ``path`` is then left as it was).
+    """
+    with atomic_open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(INDEX_COLUMNS)
+        for row in rows:
+            if "\\" in row.path or row.path.startswith("/"):
+                raise ValueError(f"index paths must be relative POSIX paths, got {row.path!r}")
+            writer.writerow([_fmt(getattr(row, col)) for col in INDEX_COLUMNS])
 
 
 def _parse_optional(text: str | None, kind: type, column: str, where: str) -> float | int | None:

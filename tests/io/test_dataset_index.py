@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reliableswap.data.image_io import write_image_atomic
-from reliableswap.data.index import IndexFormatError, IndexRow, read_index, scan_folder, write_index
+from reliableswap.io.images import write_image_atomic
+from reliableswap.io.index import IndexFormatError, IndexRow, read_index, scan_folder, write_index
 
 
 def _img(path: Path, w: int = 8, h: int = 6) -> None:

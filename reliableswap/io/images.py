@@ -24,11 +24,12 @@ returns an image whose lower part is grey, which would silently poison a dataset
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from reliableswap.io.atomic import write_bytes_atomic
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -168,8 +169,7 @@ def read_rgb(path: str | os.PathLike[str], reduce: int = 1) -> np.ndarray:
 def write_image_atomic(path: str | os.PathLike[str], rgb: np.ndarray, quality: int = 95) -> None:
     """Write an ``HxWx3`` (or ``HxW``) ``uint8`` RGB image so readers never see a partial file.
 
-    The image is encoded into a temporary file in the destination folder and moved into place
-    with :func:`os.replace` (atomic on POSIX and Windows for the same filesystem), so an
+    The encoded image is written with :func:`reliableswap.io.atomic.write_bytes_atomic`, so an
     interrupted job (pre-empted node, Ctrl-C) leaves either the old file or the new one.
     The format follows the suffix of ``path``; ``quality`` applies to JPEG and WebP.
     """
@@ -194,12 +194,4 @@ def write_image_atomic(path: str | os.PathLike[str], rgb: np.ndarray, quality: i
     ok, encoded = cv2.imencode(suffix, bgr, params)
     if not ok:
         raise OSError(f"could not encode image as {suffix} for {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(encoded.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(path, encoded.tobytes())

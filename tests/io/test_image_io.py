@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reliableswap.data.image_io import ImageReadError, read_rgb, write_image_atomic
+from reliableswap.io.images import ImageReadError, read_rgb, write_image_atomic
 
 
 def _rgb_pattern(h: int = 24, w: int = 32) -> np.ndarray:
