@@ -40,6 +40,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from reliableswap.io.atomic import write_text_atomic  # noqa: E402
+from reliableswap.io.csv_rows import read_rows  # noqa: E402
+from reliableswap.io.triplets_csv import triplets_path  # noqa: E402
 
 log = logging.getLogger("study")
 
@@ -329,7 +331,7 @@ def main(argv: list[str] | None = None) -> str:
     start = time.time()
     index, root, n_train, n_held = split_faces(args.out)
     commands = [_shown(build_triplets(index, root, args.out, args.pairs))]
-    n_triplets = sum(1 for _ in (args.out / "triplets" / "triplets.csv").open()) - 1
+    n_triplets = len(read_rows(triplets_path(args.out / "triplets")))
     runs = [Run(arm, seed) for seed in args.seeds for arm in ARMS]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         infos = list(pool.map(lambda run: train(run, args), runs))

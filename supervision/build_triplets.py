@@ -27,6 +27,7 @@ from tqdm import tqdm
 from reliableswap.config import register_resolvers
 from reliableswap.io.images import ImageReadError, read_rgb, write_image_atomic
 from reliableswap.io.index import IndexRow, read_index, scan_folder
+from reliableswap.io.triplets_csv import IMAGE_COLUMNS, STAGE_COLUMNS, image_name
 from reliableswap.data.transforms import resize_uint8
 from supervision.debug import write_debug_tile
 from supervision.pipeline import StageError, SynthesisSettings, TripletSynthesizer, to_tensor, to_uint8
@@ -34,15 +35,6 @@ from supervision.sampling import FacePair, Shard, sample_pairs
 from supervision.storage import TripletStore
 
 log = logging.getLogger("supervision.build_triplets")
-
-TRIPLET_FIELDS = (
-    "pair_id", "number", "source_id", "target_id", "source_image", "target_image",
-    "source", "target", "output_st", "output_ts",
-    "st_id_sim_source", "st_id_sim_target", "ts_id_sim_source", "ts_id_sim_target",
-    "st_face_score", "ts_face_score",
-    "analyzer", "reenactor", "parser", "inpainter", "enhancer", "identity", "size", "seed",
-)
-
 
 def load_rows(input_path: Path, input_root: str | None) -> tuple[Path, list[IndexRow]]:
     """A folder is scanned (sub-folder = identity, loose file = own identity); a CSV is an index."""
@@ -131,7 +123,7 @@ def build(cfg: DictConfig) -> dict[str, float]:
         device=device,
     )
     cache = _ImageCache(synth, root, settings.work_size)
-    meta = {g: _backend_name(cfg, g) for g in ("analyzer", "reenactor", "parser", "inpainter", "enhancer", "identity")}
+    meta = {g: _backend_name(cfg, g) for g in STAGE_COLUMNS}
     counts = {"built": 0, "failed": 0}
     start = time.perf_counter()
     progress = tqdm(total=len(todo), desc=f"triplets {shard}", unit="pair", dynamic_ncols=True)
@@ -206,22 +198,20 @@ def _build_chunk(
             continue
         staging = store.staging_dir(pair.pair_id)
         q = int(cfg.jpeg_quality)
-        write_image_atomic(staging / "source.jpg", sources[i], quality=q)
-        write_image_atomic(staging / "target.jpg", targets[i], quality=q)
-        write_image_atomic(staging / "output_st.jpg", images[i], quality=q)
-        write_image_atomic(staging / "output_ts.jpg", images[n + i], quality=q)
+        for column, image in zip(IMAGE_COLUMNS, (sources[i], targets[i], images[i], images[n + i])):
+            write_image_atomic(staging / image_name(column), image, quality=q)
         st, ts = result.metrics[i], result.metrics[n + i]
         row = {
             "pair_id": pair.pair_id, "number": pair.number,
             "source_id": pair.source.identity, "target_id": pair.target.identity,
             "source_image": pair.source.path, "target_image": pair.target.path,
-            **{k: f"{pair.pair_id}/{k}.jpg" for k in ("source", "target", "output_st", "output_ts")},
+            **{k: f"{pair.pair_id}/{image_name(k)}" for k in IMAGE_COLUMNS},
             "st_id_sim_source": st.get("id_sim_source"), "st_id_sim_target": st.get("id_sim_target"),
             "ts_id_sim_source": ts.get("id_sim_source"), "ts_id_sim_target": ts.get("id_sim_target"),
             "st_face_score": st.get("face_score", ""), "ts_face_score": ts.get("face_score", ""),
             **meta, "size": size, "seed": cfg.seed,
         }
-        store.commit(pair.pair_id, staging, TRIPLET_FIELDS, row)
+        store.commit(pair.pair_id, staging, row)
         counts["built"] += 1
 
 

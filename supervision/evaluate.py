@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from reliableswap.io.images import read_rgb
-from supervision.storage import TRIPLETS_CSV, read_rows
+from reliableswap.io.csv_rows import read_rows
+from reliableswap.io.triplets_csv import IMAGE_COLUMNS, triplets_path
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +54,16 @@ class TripletReport:
 def evaluate_triplets(out_dir: Path) -> TripletReport:
     from reliableswap.evaluation import DlibFaceDescriptor, TDDFAPoseEstimator, face_distance
 
-    rows = read_rows(Path(out_dir) / TRIPLETS_CSV)
+    rows = read_rows(triplets_path(out_dir))
     if not rows:
-        raise ValueError(f"no built triplets in {out_dir / TRIPLETS_CSV}")
+        raise ValueError(f"no built triplets in {triplets_path(out_dir)}")
     # Triplet images are aligned crops: a fixed box never drops a sample, and the descriptor is
     # computed the same way for swap, source and target.
     describer = DlibFaceDescriptor(box_mode="aligned")
     pose = TDDFAPoseEstimator()
     closer, d_src, d_tgt, err, ref = [], [], [], [], []
     for row in rows:
-        images = {k: read_rgb(Path(out_dir) / row[k]) for k in ("source", "target", "output_st", "output_ts")}
+        images = {k: read_rgb(Path(out_dir) / row[k]) for k in IMAGE_COLUMNS}
         emb = {k: describer.describe(v) for k, v in images.items()}
         ang = {k: np.array(pose.estimate(v).angles) for k, v in images.items()}
         for swap, src, tgt in (("output_st", "source", "target"), ("output_ts", "target", "source")):

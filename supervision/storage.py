@@ -7,55 +7,27 @@ Invariants, whatever moment the process is killed at:
 - ``triplets.csv`` gets a pair's row only after the rename; on resume, a folder without a row (a
   kill between rename and append) is removed and the pair redone, and leftover ``.tmp-*`` folders
   of this shard are removed;
-- rows are appended under an exclusive ``flock`` with one ``write``, so concurrent shards can share
-  the CSV files; the header is written by whoever creates the file.
+- rows are appended with :func:`reliableswap.io.csv_rows.append_row` (one ``write`` under an
+  exclusive ``flock``), so concurrent shards can share the CSV files; the ``triplets.csv`` format
+  is :mod:`reliableswap.io.triplets_csv`.
 """
 
 from __future__ import annotations
 
-import csv
-import fcntl
-import io
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
+
+from reliableswap.io.csv_rows import append_row, read_rows
+from reliableswap.io.triplets_csv import append_triplet, triplets_path
 
 log = logging.getLogger(__name__)
 
-TRIPLETS_CSV = "triplets.csv"
 FAILURES_CSV = "failures.csv"
 FAILURE_FIELDS = ("pair_id", "stage", "reason")
 TMP_PREFIX = ".tmp-"
-
-
-def append_row(path: Path, fields: Iterable[str], row: Mapping[str, object]) -> None:
-    """Append one CSV row (header first if the file is new), safely across processes."""
-    fields = list(fields)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="raise", lineterminator="\n")
-    writer.writerow({k: row.get(k, "") for k in fields})
-    line = buffer.getvalue()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        if os.fstat(fd).st_size == 0:
-            header = io.StringIO()
-            csv.writer(header, lineterminator="\n").writerow(fields)
-            line = header.getvalue() + line
-        os.write(fd, line.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
-def read_rows(path: Path) -> list[dict[str, str]]:
-    if not path.is_file():
-        return []
-    with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
 
 
 class TripletStore:
@@ -64,9 +36,8 @@ class TripletStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        self.triplets_csv = self.root / TRIPLETS_CSV
+        self.triplets_csv = triplets_path(self.root)
         self.failures_csv = self.root / FAILURES_CSV
-
     def finished_ids(self) -> set[str]:
         return {r["pair_id"] for r in read_rows(self.triplets_csv)}
 
@@ -98,13 +69,13 @@ class TripletStore:
         path.mkdir()
         return path
 
-    def commit(self, pair_id: str, staging: Path, fields: Iterable[str], row: Mapping[str, object]) -> Path:
-        """Rename the staged folder into place, then record its row."""
+    def commit(self, pair_id: str, staging: Path, row: Mapping[str, object]) -> Path:
+        """Rename the staged folder into place, then record its ``triplets.csv`` row."""
         final = self.root / pair_id
         if final.exists():  # a previous, unrecorded attempt: replace it
             shutil.rmtree(final)
         os.replace(staging, final)
-        append_row(self.triplets_csv, fields, row)
+        append_triplet(self.root, row)
         return final
 
     def record_failure(self, pair_id: str, stage: str, reason: str) -> None:

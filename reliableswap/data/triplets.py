@@ -35,11 +35,11 @@ from torch.utils.data import DataLoader, Dataset
 
 from reliableswap.data.datamodule import FaceSwapDataModule
 from reliableswap.io.images import read_rgb
+from reliableswap.io.triplets_csv import TripletsNotFoundError, read_triplets
 from reliableswap.data.transforms import FaceTransform
 
 log = logging.getLogger(__name__)
 
-TRIPLET_CSV = "triplets.csv"
 # code -> (source column, target column, reference column) of triplets.csv
 CODE_COLUMNS: dict[int, tuple[str, str, str]] = {
     2: ("source", "target", "output_st"),
@@ -49,27 +49,6 @@ CODE_COLUMNS: dict[int, tuple[str, str, str]] = {
 }
 CYCLE_CODES = (4, 5)
 NAIVE_CODES = (2, 3)
-
-
-class TripletsNotFoundError(FileNotFoundError):
-    """The configured triplet folder has no (readable) triplets.csv."""
-
-
-def read_triplet_rows(root: Path) -> list[dict[str, str]]:
-    import csv
-
-    path = Path(root) / TRIPLET_CSV
-    if not path.is_file():
-        raise TripletsNotFoundError(
-            f"no {TRIPLET_CSV} in {root}: build triplets first "
-            f"(python -m supervision.build_triplets input=... output={root}) or set data.triplets=..."
-        )
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    missing = {"pair_id", "source", "target", "output_st", "output_ts"} - set(rows[0] if rows else {})
-    if not rows or missing:
-        raise TripletsNotFoundError(f"{path} holds no usable triplets (missing columns: {sorted(missing)})")
-    return rows
 
 
 class TripletDataset(Dataset):
@@ -88,7 +67,7 @@ class TripletDataset(Dataset):
         if unknown or not codes:
             raise ValueError(f"triplet codes must be a non-empty subset of {sorted(CODE_COLUMNS)}, got {list(codes)}")
         self.root = Path(root)
-        self.rows = read_triplet_rows(self.root)
+        self.rows = read_triplets(self.root)
         self.codes = tuple(int(c) for c in codes)
         self.transform = transform or FaceTransform(size=size, augment=False)
         self.seed = seed

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from reliableswap.data.transforms import FaceTransform
-from reliableswap.data.triplets import CODE_COLUMNS, TripletDataset, TripletsNotFoundError, pick_batch
+from reliableswap.data.triplets import CODE_COLUMNS, TripletDataset, pick_batch
+from reliableswap.io.triplets_csv import TripletsNotFoundError
 
 COLOURS = {"source": 40, "target": 90, "output_st": 160, "output_ts": 220}
 

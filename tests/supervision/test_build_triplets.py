@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from supervision.storage import read_rows
+from reliableswap.io.csv_rows import read_rows
 
 REPO = Path(__file__).resolve().parents[2]
 
