@@ -103,7 +103,7 @@ def split_faces(out: Path) -> tuple[Path, Path, int, int]:
     from reliableswap import paths
     from reliableswap.data.datamodule import split_by_identity
     from reliableswap.io.index import write_index
-    from reliableswap.data.pairs import load_rows
+    from reliableswap.io.rows import load_rows
 
     root = paths.data_dir() / "celebamask_hq_1k" / "images"
     if not root.is_dir():

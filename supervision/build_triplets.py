@@ -26,7 +26,8 @@ from tqdm import tqdm
 
 from reliableswap.config import register_resolvers
 from reliableswap.io.images import ImageReadError, read_rgb, write_image_atomic
-from reliableswap.io.index import IndexRow, read_index, scan_folder
+from reliableswap.io.index import IndexRow
+from reliableswap.io.rows import load_input
 from reliableswap.io.triplets_csv import IMAGE_COLUMNS, STAGE_COLUMNS, image_name
 from reliableswap.data.transforms import resize_uint8
 from supervision.debug import write_debug_tile
@@ -35,16 +36,6 @@ from supervision.sampling import FacePair, Shard, sample_pairs
 from supervision.storage import TripletStore
 
 log = logging.getLogger("supervision.build_triplets")
-
-def load_rows(input_path: Path, input_root: str | None) -> tuple[Path, list[IndexRow]]:
-    """A folder is scanned (sub-folder = identity, loose file = own identity); a CSV is an index."""
-    if input_path.is_dir():
-        return input_path, scan_folder(input_path, read_sizes=False)
-    if input_path.is_file():
-        root = Path(input_root) if input_root else input_path.parent
-        return root, read_index(input_path)
-    raise FileNotFoundError(f"input not found: {input_path} (give a folder of aligned faces or an index CSV)")
-
 
 class _ImageCache:
     """Loaded + analysed faces by path (each image is used by several pairs); failures cached too."""
@@ -88,7 +79,7 @@ def build(cfg: DictConfig) -> dict[str, float]:
     """Run the build described by ``cfg``; returns the summary figures."""
     out = Path(cfg.output)
     shard = Shard.parse(cfg.shard)
-    root, rows = load_rows(Path(cfg.input), cfg.get("input_root"))
+    root, rows = load_input(cfg.input, cfg.get("input_root"))
     pairs = sample_pairs(rows, int(cfg.num_pairs), int(cfg.seed))
     mine = [p for p in pairs if shard.owns(p)]
     store = TripletStore(out)

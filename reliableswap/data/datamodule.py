@@ -33,6 +33,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from reliableswap.io.index import IndexRow
+from reliableswap.io.rows import load_rows
 from reliableswap.data.pairs import (
     EvalPairs,
     FacePairDataset,
@@ -40,7 +41,6 @@ from reliableswap.data.pairs import (
     SameMode,
     SameSource,
     SeededRandomSampler,
-    load_rows,
 )
 from reliableswap.data.transforms import FaceTransform
 

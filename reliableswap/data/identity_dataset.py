@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader, Dataset
 from reliableswap.data.datamodule import FaceDataNotFoundError, split_by_identity
 from reliableswap.io.images import read_rgb
 from reliableswap.io.index import IndexRow, group_by_identity
-from reliableswap.data.pairs import load_rows
+from reliableswap.io.rows import load_rows
 from reliableswap.data.transforms import FaceTransform, jpeg_reduce_factor, resize_uint8
 
 __all__ = ["FaceAugment", "IdentityDataModule", "IdentityImageDataset", "VerificationPairs"]

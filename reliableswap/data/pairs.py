@@ -41,7 +41,8 @@ import torch
 from torch.utils.data import BatchSampler, Dataset, RandomSampler, Sampler
 
 from reliableswap.io.images import read_rgb
-from reliableswap.io.index import IndexRow, read_index, scan_folder
+from reliableswap.io.index import IndexRow
+from reliableswap.io.rows import load_rows
 from reliableswap.data.transforms import FaceTransform, jpeg_reduce_factor
 
 __all__ = [
@@ -52,7 +53,6 @@ __all__ = [
     "SameMode",
     "SameSource",
     "SeededRandomSampler",
-    "load_rows",
 ]
 
 log = logging.getLogger(__name__)
@@ -68,26 +68,6 @@ class PairKey(NamedTuple):
     index: int
     same: bool
     seed: int
-
-
-def load_rows(
-    root: str | os.PathLike[str],
-    index: str | os.PathLike[str] | Sequence[IndexRow] | None,
-    *,
-    skip_private: bool = False,
-) -> list[IndexRow]:
-    """Rows from an index CSV, an in-memory list, or (``index=None``) a scan of ``root``.
-
-    A relative index path is tried as given first, then relative to ``root``.
-    """
-    if index is None:
-        return scan_folder(root, skip_private=skip_private)
-    if isinstance(index, (str, os.PathLike)):
-        path = Path(index)
-        if not path.is_file() and not path.is_absolute() and (Path(root) / path).is_file():
-            path = Path(root) / path
-        return read_index(path)
-    return list(index)
 
 
 class _FaceImages:

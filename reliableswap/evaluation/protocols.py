@@ -33,7 +33,8 @@ import numpy as np
 from torch import Tensor
 
 from reliableswap.io.images import read_rgb, write_image_atomic
-from reliableswap.io.index import IndexRow, group_by_identity, read_index, scan_folder
+from reliableswap.io.index import IndexRow, group_by_identity
+from reliableswap.io.rows import load_rows
 from reliableswap.data.transforms import resize_uint8, uint8_to_images
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ class FolderProtocol(Protocol):
         self.root = Path(input)
         if not self.root.is_dir():
             raise FileNotFoundError(f"eval.input is not a folder of aligned faces: {self.root}")
-        rows = read_index(index) if index else scan_folder(self.root, skip_private=skip_private, read_sizes=False)
+        rows = load_rows(self.root, index or None, skip_private=skip_private, read_sizes=False)
         if not rows:
             raise ValueError(f"no images found under {self.root}")
         self.seed = int(seed)
