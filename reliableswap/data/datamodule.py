@@ -24,16 +24,12 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytorch_lightning as pl
-import torch
 from torch.utils.data import DataLoader
 
-from reliableswap.io.index import IndexRow
-from reliableswap.io.rows import load_rows
+from reliableswap.data.base_datamodule import FaceDataModule
 from reliableswap.data.pairs import (
     EvalPairs,
     FacePairDataset,
@@ -43,14 +39,11 @@ from reliableswap.data.pairs import (
     SeededRandomSampler,
 )
 from reliableswap.data.transforms import FaceTransform
+from reliableswap.io.index import IndexRow
 
-__all__ = ["FaceDataNotFoundError", "FaceSwapDataModule", "split_by_identity"]
+__all__ = ["FaceSwapDataModule", "split_by_identity"]
 
 log = logging.getLogger(__name__)
-
-
-class FaceDataNotFoundError(FileNotFoundError):
-    """The configured face data folder or index is missing or holds no images."""
 
 
 def split_by_identity(
@@ -76,23 +69,18 @@ def split_by_identity(
     return train, val
 
 
-def _worker_init(_: int) -> None:
-    # Each worker is a process: keep OpenCV from spawning a thread pool per worker.
-    import cv2
-
-    cv2.setNumThreads(1)
-
-
-class FaceSwapDataModule(pl.LightningDataModule):
+class FaceSwapDataModule(FaceDataModule):
     """Training pairs + fixed validation pairs from an aligned face folder (or an index CSV).
+
+    Loader settings (``batch_size``, ``num_workers``, ``pin_memory``, ...) and the face rows are
+    those of :class:`~reliableswap.data.base_datamodule.FaceDataModule`.
 
     ``augment`` keys: ``hflip_p``, ``brightness``, ``contrast``, ``saturation``, ``hue``
     (see :class:`~reliableswap.data.transforms.FaceTransform`); ``enabled: false`` turns all
     augmentation off. ``val_pairs: 0`` disables validation data (``val_dataloader`` returns
     an empty list, which Lightning treats as "no validation"). With ``val_fraction: 0`` the
     validation pairs are drawn from the training images (useful for tiny demo sets, but then
-    they are not held out - say so when reporting numbers). ``pin_memory: null`` pins when CUDA
-    is available.
+    they are not held out - say so when reporting numbers).
     """
 
     def __init__(
@@ -114,39 +102,23 @@ class FaceSwapDataModule(pl.LightningDataModule):
         persistent_workers: bool = True,
         skip_private: bool = False,
         drop_last: bool = True,
-        triplets: str | os.PathLike[str] | None = None,
     ) -> None:
-        super().__init__()
-        if triplets:
-            # Every experiment shares one command line (data.triplets=DIR ...); vanilla training
-            # and FixerNet training have no triplet batches, so the folder is not used here.
-            log.warning("data.triplets=%s is ignored: %s trains without triplets", triplets, type(self).__name__)
+        super().__init__(
+            root, index, batch_size=batch_size, num_workers=num_workers, val_batch_size=val_batch_size, seed=seed,
+            pin_memory=pin_memory, persistent_workers=persistent_workers, skip_private=skip_private,
+            drop_last=drop_last,
+        )
         self.save_hyperparameters(logger=False)  # recorded in checkpoints for reproducibility
-        self.root = Path(root)
-        self.index = index
         self.size = int(size)
-        self.batch_size = int(batch_size)
-        self.num_workers = int(num_workers)
         self.same_rate = float(same_rate)
         self.same_mode: SameMode = same_mode
         self.same_source: SameSource = same_source
         self.val_fraction = float(val_fraction)
         self.val_pairs = int(val_pairs)
-        self.val_batch_size = int(val_batch_size or batch_size)
         self.augment = dict(augment or {})
-        self.seed = int(seed)
-        self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
-        self.persistent_workers = bool(persistent_workers)
-        self.skip_private = bool(skip_private)
-        self.drop_last = bool(drop_last)
         self.train_dataset: FacePairDataset | None = None
         self.val_dataset: EvalPairs | None = None
         self.heldout_rows: list[IndexRow] = []
-
-    def _not_found(self, what: str) -> FaceDataNotFoundError:
-        return FaceDataNotFoundError(
-            f"face data not found at {self.root} ({what}): set RELIABLESWAP_DATA or data.root=..."
-        )
 
     def build_transform(self) -> FaceTransform:
         options = dict(self.augment)
@@ -156,22 +128,10 @@ class FaceSwapDataModule(pl.LightningDataModule):
             raise ValueError(f"unknown augment option(s) {sorted(unknown)}")
         return FaceTransform(size=self.size, augment=enabled, **options)
 
-    def load_rows(self) -> list[IndexRow]:
-        """All rows of the dataset, with the clear 'data not found' error when there are none."""
-        if not self.root.is_dir():
-            raise self._not_found("folder missing")
-        try:
-            rows = load_rows(self.root, self.index, skip_private=self.skip_private)
-        except FileNotFoundError as exc:
-            raise self._not_found(str(exc)) from exc
-        if not rows:
-            raise self._not_found("no images in it")
-        return rows
-
     def setup(self, stage: str | None = None) -> None:
         if self.train_dataset is not None:
             return
-        rows = self.load_rows()
+        rows = self.read_rows()
         train_rows, val_rows = split_by_identity(rows, self.val_fraction, self.seed)
         held_out = bool(val_rows)
         self.heldout_rows = list(val_rows)
@@ -206,21 +166,11 @@ class FaceSwapDataModule(pl.LightningDataModule):
             raise ValueError("no held-out identities to monitor: set data.val_fraction > 0")
         return EvalPairs(self.root, self.heldout_rows, size=self.size, num_pairs=num_pairs, seed=seed)
 
-    def _loader_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"num_workers": self.num_workers, "pin_memory": self.pin_memory}
-        if self.num_workers > 0:
-            kwargs["persistent_workers"] = self.persistent_workers
-            kwargs["worker_init_fn"] = _worker_init
-        return kwargs
-
     def train_dataloader(self) -> DataLoader:
         if self.train_dataset is None:
             self.setup("fit")
         assert self.train_dataset is not None
-        if self.drop_last and len(self.train_dataset) < self.batch_size:
-            raise ValueError(
-                f"{len(self.train_dataset)} training images are fewer than batch_size={self.batch_size}"
-            )
+        self.check_one_batch(len(self.train_dataset), "training images")
         batch_sampler = PairBatchSampler(
             SeededRandomSampler(self.train_dataset, seed=self.seed),
             batch_size=self.batch_size,
@@ -229,16 +179,11 @@ class FaceSwapDataModule(pl.LightningDataModule):
             same_mode=self.same_mode,
             seed=self.seed,
         )
-        return DataLoader(self.train_dataset, batch_sampler=batch_sampler, **self._loader_kwargs())
+        return DataLoader(self.train_dataset, batch_sampler=batch_sampler, **self.loader_kwargs())
 
     def val_dataloader(self) -> DataLoader | list:
         if self.train_dataset is None:
             self.setup("validate")
         if self.val_dataset is None:
             return []
-        kwargs = self._loader_kwargs()
-        kwargs["num_workers"] = min(self.num_workers, 1)  # a few fixed pairs; don't fork many
-        if kwargs["num_workers"] == 0:
-            kwargs.pop("persistent_workers", None)
-            kwargs.pop("worker_init_fn", None)
-        return DataLoader(self.val_dataset, batch_size=self.val_batch_size, shuffle=False, **kwargs)
+        return DataLoader(self.val_dataset, batch_size=self.val_batch_size, shuffle=False, **self.val_loader_kwargs())

@@ -32,14 +32,13 @@ from typing import Any
 
 import cv2
 import numpy as np
-import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from reliableswap.data.datamodule import FaceDataNotFoundError, split_by_identity
+from reliableswap.data.base_datamodule import FaceDataModule
+from reliableswap.data.datamodule import split_by_identity
 from reliableswap.io.images import read_rgb
 from reliableswap.io.index import IndexRow, group_by_identity
-from reliableswap.io.rows import load_rows
 from reliableswap.data.transforms import FaceTransform, jpeg_reduce_factor, resize_uint8
 
 __all__ = ["FaceAugment", "IdentityDataModule", "IdentityImageDataset", "VerificationPairs"]
@@ -183,13 +182,13 @@ class VerificationPairs(Dataset):
         }
 
 
-class IdentityDataModule(pl.LightningDataModule):
+class IdentityDataModule(FaceDataModule):
     """Identity-classification training data + held-out verification pairs.
 
+    ``root``, ``index`` and the loader settings (``batch_size``, ``num_workers``, ...) are those
+    of :class:`~reliableswap.data.base_datamodule.FaceDataModule`.
+
     Args:
-        root: folder of FFHQ-aligned crops (sub-folder = identity; a loose file = its own
-            identity) or the root the ``index`` paths are relative to.
-        index: CSV index (:mod:`reliableswap.io.index`); null = scan ``root``.
         size: side of the FFHQ crops handed to the model (the model warps to 112 and crops).
         val_fraction: share of identities held out for verification pairs (seeded).
         val_pairs: number of verification pairs (half same, half different).
@@ -221,32 +220,21 @@ class IdentityDataModule(pl.LightningDataModule):
         persistent_workers: bool = True,
         skip_private: bool = False,
         drop_last: bool = True,
-        triplets: str | os.PathLike[str] | None = None,
     ) -> None:
-        super().__init__()
-        if triplets:
-            # Every experiment shares one command line (data.triplets=DIR ...); vanilla training
-            # and FixerNet training have no triplet batches, so the folder is not used here.
-            log.warning("data.triplets=%s is ignored: %s trains without triplets", triplets, type(self).__name__)
+        super().__init__(
+            root, index, batch_size=batch_size, num_workers=num_workers, val_batch_size=val_batch_size, seed=seed,
+            pin_memory=pin_memory, persistent_workers=persistent_workers, skip_private=skip_private,
+            drop_last=drop_last,
+        )
         self.save_hyperparameters(logger=False)
-        self.root = Path(root)
-        self.index = index
         self.size = int(size)
-        self.batch_size = int(batch_size)
-        self.num_workers = int(num_workers)
         self.val_fraction = float(val_fraction)
         self.val_pairs = int(val_pairs)
-        self.val_batch_size = int(val_batch_size or batch_size)
         self.max_identities = None if max_identities is None else int(max_identities)
         self.min_images = int(min_images)
         self.repeats = int(repeats)
         self.augment = dict(augment or {})
         self.cache = bool(cache)
-        self.seed = int(seed)
-        self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
-        self.persistent_workers = bool(persistent_workers)
-        self.skip_private = bool(skip_private)
-        self.drop_last = bool(drop_last)
         self.labels: dict[str, int] = {}
         self.train_dataset: IdentityImageDataset | None = None
         self.val_dataset: VerificationPairs | None = None
@@ -268,14 +256,9 @@ class IdentityDataModule(pl.LightningDataModule):
             raise ValueError(f"unknown augment option(s) {sorted(unknown)}")
         return FaceAugment(FaceTransform(size=self.size, augment=enabled, **options), max_shift, max_scale)
 
-    def load_rows(self) -> list[IndexRow]:
+    def select_rows(self) -> list[IndexRow]:
         """Rows after the ``min_images`` / ``max_identities`` filters, with clear missing-data errors."""
-        if not self.root.is_dir():
-            raise FaceDataNotFoundError(f"face data not found at {self.root} (folder missing): set data.root=...")
-        try:
-            rows = load_rows(self.root, self.index, skip_private=self.skip_private)
-        except FileNotFoundError as exc:
-            raise FaceDataNotFoundError(f"face data not found at {self.root} ({exc})") from exc
+        rows = self.read_rows()
         groups = {k: v for k, v in group_by_identity(rows).items() if len(v) >= self.min_images}
         identities = sorted(groups)
         if self.max_identities is not None and len(identities) > self.max_identities:
@@ -284,13 +267,13 @@ class IdentityDataModule(pl.LightningDataModule):
         keep = set(identities)
         rows = [r for r in rows if r.identity in keep]
         if not rows:
-            raise FaceDataNotFoundError(f"face data not found at {self.root} (no images with >= {self.min_images} per identity)")
+            raise self.not_found(f"no images with >= {self.min_images} per identity")
         return rows
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_dataset is not None:
             return
-        rows = self.load_rows()
+        rows = self.select_rows()
         train_rows, val_rows = split_by_identity(rows, self.val_fraction, self.seed)
         self.labels = {identity: i for i, identity in enumerate(sorted({r.identity for r in train_rows}))}
         augment = self.build_augment()
@@ -304,21 +287,14 @@ class IdentityDataModule(pl.LightningDataModule):
             len({r.identity for r in val_rows}), self.val_dataset.views_of_one_photo if self.val_dataset else 0,
         )
 
-    def _loader_kwargs(self, workers: int) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"num_workers": workers, "pin_memory": self.pin_memory}
-        if workers > 0:
-            kwargs["persistent_workers"] = self.persistent_workers
-        return kwargs
-
     def train_dataloader(self) -> DataLoader:
         if self.train_dataset is None:
             self.setup("fit")
         assert self.train_dataset is not None
-        if self.drop_last and len(self.train_dataset) < self.batch_size:
-            raise ValueError(f"{len(self.train_dataset)} training samples are fewer than batch_size={self.batch_size}")
+        self.check_one_batch(len(self.train_dataset))
         generator = torch.Generator().manual_seed(self.seed)
         return DataLoader(self.train_dataset, batch_size=self.batch_size, shuffle=True, drop_last=self.drop_last,
-                          generator=generator, **self._loader_kwargs(self.num_workers))
+                          generator=generator, **self.loader_kwargs())
 
     def val_dataloader(self) -> DataLoader | list:
         if self.train_dataset is None:
@@ -326,4 +302,4 @@ class IdentityDataModule(pl.LightningDataModule):
         if self.val_dataset is None:
             return []
         return DataLoader(self.val_dataset, batch_size=self.val_batch_size, shuffle=False,
-                          **self._loader_kwargs(min(self.num_workers, 1)))
+                          **self.val_loader_kwargs())

@@ -138,7 +138,7 @@ class MixedSwapDataModule(FaceSwapDataModule):
 
     def _triplet_loader(self) -> DataLoader:
         assert self.triplet_dataset is not None
-        if len(self.triplet_dataset) < self.triplet_batch_size:
+        if len(self.triplet_dataset) < self.triplet_batch_size:  # drop_last=True below
             raise ValueError(
                 f"{len(self.triplet_dataset)} triplet samples in {self.triplets} are fewer than one batch "
                 f"({self.triplet_batch_size}); build more triplets or lower data.triplet_batch_size"
@@ -149,10 +149,8 @@ class MixedSwapDataModule(FaceSwapDataModule):
             batch_size=self.triplet_batch_size,
             shuffle=True,
             drop_last=True,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.persistent_workers and self.num_workers > 0,
             generator=generator,
+            **self.loader_kwargs(),
         )
 
     def train_dataloader(self) -> CombinedLoader:

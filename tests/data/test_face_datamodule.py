@@ -10,7 +10,8 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from reliableswap.data.datamodule import FaceDataNotFoundError, FaceSwapDataModule, split_by_identity
+from reliableswap.data.base_datamodule import FaceDataNotFoundError
+from reliableswap.data.datamodule import FaceSwapDataModule, split_by_identity
 from reliableswap.io.images import write_image_atomic
 from reliableswap.io.index import IndexRow
 from reliableswap.paths import REPO_ROOT

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from reliableswap.data.datamodule import FaceDataNotFoundError
+from reliableswap.data.base_datamodule import FaceDataNotFoundError
 from reliableswap.data.identity_dataset import IdentityDataModule
 
 

@@ -1,0 +1,118 @@
+"""What every training DataModule shares: where the faces are and how batches are loaded.
+
+:class:`FaceDataModule` holds the loader settings (batch sizes, workers, pinning, persistence,
+``drop_last``, seed) and the face rows (a folder or an index CSV, read with the rules of
+:mod:`reliableswap.io.rows`). Subclasses add their datasets and samplers and build their loaders
+with :meth:`FaceDataModule.loader_kwargs`, so every loader of the project (swap pairs, triplet
+batches, identity classification, validation) gets the same worker setup: each worker process
+limits OpenCV to one thread (:func:`limit_worker_threads`), otherwise every worker would start a
+thread pool the size of the machine and they would fight over the cores.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+
+from reliableswap.io.index import IndexRow
+from reliableswap.io.rows import load_rows
+
+__all__ = ["FaceDataModule", "FaceDataNotFoundError", "limit_worker_threads"]
+
+
+class FaceDataNotFoundError(FileNotFoundError):
+    """The configured face data folder or index is missing or holds no images."""
+
+
+def limit_worker_threads(_: int) -> None:
+    """DataLoader ``worker_init_fn``: one OpenCV thread per worker process."""
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+class FaceDataModule(pl.LightningDataModule):
+    """Loader settings and face rows shared by the training DataModules.
+
+    Args:
+        root: folder of FFHQ-aligned face crops (sub-folder = identity, loose file = its own
+            identity), or the folder the ``index`` paths are relative to.
+        index: index CSV (:mod:`reliableswap.io.index`); ``None`` scans ``root``.
+        batch_size: training batch size; ``val_batch_size`` ``None`` = the same.
+        num_workers: training loader worker processes (validation uses at most one).
+        seed: seed of splits, samplers and pair draws.
+        pin_memory: ``None`` pins when CUDA is available.
+        persistent_workers: keep workers alive between epochs (only with workers).
+        skip_private: ignore ``.``/``_``-prefixed folders and files when scanning ``root``.
+        drop_last: drop the last incomplete training batch (then one full batch is required).
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        index: str | os.PathLike[str] | None = None,
+        *,
+        batch_size: int,
+        num_workers: int,
+        val_batch_size: int | None = None,
+        seed: int = 0,
+        pin_memory: bool | None = None,
+        persistent_workers: bool = True,
+        skip_private: bool = False,
+        drop_last: bool = True,
+    ) -> None:
+        super().__init__()
+        self.root = Path(root)
+        self.index = index
+        self.batch_size = int(batch_size)
+        self.num_workers = int(num_workers)
+        self.val_batch_size = int(val_batch_size or batch_size)
+        self.seed = int(seed)
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
+        self.persistent_workers = bool(persistent_workers)
+        self.skip_private = bool(skip_private)
+        self.drop_last = bool(drop_last)
+
+    def not_found(self, what: str) -> FaceDataNotFoundError:
+        """The error for missing face data, naming the folder, the reason and the settings to fix."""
+        return FaceDataNotFoundError(
+            f"face data not found at {self.root} ({what}): set RELIABLESWAP_DATA or data.root=..."
+        )
+
+    def read_rows(self) -> list[IndexRow]:
+        """All rows of the faces; :class:`FaceDataNotFoundError` when the folder, index or images are missing."""
+        if not self.root.is_dir():
+            raise self.not_found("folder missing")
+        try:
+            rows = load_rows(self.root, self.index, skip_private=self.skip_private)
+        except FileNotFoundError as exc:
+            raise self.not_found(str(exc)) from exc
+        if not rows:
+            raise self.not_found("no images in it")
+        return rows
+
+    def check_one_batch(self, num_samples: int, what: str = "training samples") -> None:
+        """:class:`ValueError` when ``drop_last`` would leave no batch of ``num_samples``."""
+        if self.drop_last and num_samples < self.batch_size:
+            raise ValueError(f"{num_samples} {what} are fewer than batch_size={self.batch_size}")
+
+    def loader_kwargs(self, num_workers: int | None = None) -> dict[str, Any]:
+        """``DataLoader`` keyword arguments for ``num_workers`` workers (default: the configured count).
+
+        Worker processes get :func:`limit_worker_threads` and, when ``persistent_workers``, stay
+        alive between epochs; without workers neither option is passed (PyTorch refuses them).
+        """
+        workers = self.num_workers if num_workers is None else int(num_workers)
+        kwargs: dict[str, Any] = {"num_workers": workers, "pin_memory": self.pin_memory}
+        if workers > 0:
+            kwargs["persistent_workers"] = self.persistent_workers
+            kwargs["worker_init_fn"] = limit_worker_threads
+        return kwargs
+
+    def val_loader_kwargs(self) -> dict[str, Any]:
+        """Loader arguments for the few fixed validation pairs: at most one worker."""
+        return self.loader_kwargs(min(self.num_workers, 1))
