@@ -7,7 +7,7 @@ figure:
     bench=triplets figure=end_to_end device=cpu pairs=24 batch=8 size=256 pairs_per_s=...
     bench=triplets figure=stage stage=reenact device=cpu s_per_pair=...
 
-Extra Hydra overrides of configs/build_triplets.yaml may follow, e.g. ``reenactor=lia``.
+Extra Hydra overrides of configs/build_triplets.yaml may follow, e.g. ``builder/reenactor=lia``.
 """
 
 from __future__ import annotations

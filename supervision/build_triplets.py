@@ -5,10 +5,10 @@ For each seeded pair of different-identity faces (A, B) it writes
 appends one row per finished pair to ``OUT/triplets.csv`` and one per rejected pair to
 ``OUT/failures.csv`` (pair, stage, reason). ``shard=i/n`` splits the pairs between processes or
 nodes without overlap; ``resume=true`` (default) skips recorded pairs, so a killed run finishes
-by rerunning the same command. ``debug=true`` (alias of ``debug_snapshots=true``) tiles every stage of the first ``debug_pairs``
-pairs into ``OUT/debug/<pair_id>.png``. Stage backends are config groups: ``analyzer``,
-``reenactor``, ``parser``, ``inpainter``, ``enhancer``, ``identity`` (quality filter).
-See configs/build_triplets.yaml.
+by rerunning the same command. ``debug_snapshots=true`` tiles every stage of the first
+``debug_pairs`` pairs into ``OUT/debug/<pair_id>.png``. Stage backends are config groups:
+``analyzer``, ``builder/reenactor``, ``parser``, ``builder/inpainter``, ``builder/enhancer``,
+``identity`` (quality filter). See configs/build_triplets.yaml.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ from supervision.sampling import FacePair, Shard, sample_pairs
 from supervision.storage import TripletStore
 
 log = logging.getLogger("supervision.build_triplets")
+
+#: Config groups only the builder uses (configs/builder/<group>/, each option ``# @package <group>``).
+BUILDER_GROUPS = ("reenactor", "inpainter", "enhancer")
 
 class _ImageCache:
     """Loaded + analysed faces by path (each image is used by several pairs); failures cached too."""
@@ -70,6 +73,18 @@ class _ImageCache:
         return rgb, face.landmarks68.astype(np.float32)
 
 
+def check_builder_groups(cfg: DictConfig) -> None:
+    """:class:`ValueError` when a builder-only backend was set as a value (``reenactor=lia``).
+
+    Those groups live under ``configs/builder/`` and are chosen with ``builder/reenactor=lia``;
+    the old spelling would otherwise replace the backend's node by a plain string.
+    """
+    for group in BUILDER_GROUPS:
+        node = cfg.get(group)
+        if node is not None and not isinstance(node, DictConfig):
+            raise ValueError(f"{group}={node}: choose this backend with builder/{group}={node} (configs/builder/{group}/)")
+
+
 def _backend_name(cfg: DictConfig, group: str) -> str:
     node = cfg.get(group)
     return str(node.get("_target_", "none")).rsplit(".", 1)[-1] if node else "none"
@@ -77,6 +92,7 @@ def _backend_name(cfg: DictConfig, group: str) -> str:
 
 def build(cfg: DictConfig) -> dict[str, float]:
     """Run the build described by ``cfg``; returns the summary figures."""
+    check_builder_groups(cfg)
     out = Path(cfg.output)
     shard = Shard.parse(cfg.shard)
     root, rows = load_input(cfg.input, cfg.get("input_root"))
@@ -206,24 +222,11 @@ def _build_chunk(
         counts["built"] += 1
 
 
-def translate_debug_flag(argv: list[str]) -> list[str]:
-    """Accept ``debug=true|false`` as the documented shorthand for ``debug_snapshots=...``.
-
-    ``configs/`` also holds train.py's ``debug`` config group (``debug=tiny``), so Hydra would take
-    ``debug=true`` as a group choice and refuse it; the key is therefore named
-    ``debug_snapshots`` and this rewrites the short form before Hydra parses the command line.
-    """
-    return [f"debug_snapshots={a.split('=', 1)[1]}" if a.startswith("debug=") else a for a in argv]
-
-
 @hydra.main(version_base="1.3", config_path="../configs", config_name="build_triplets")
 def main(cfg: DictConfig) -> None:
     build(cfg)
 
 
 if __name__ == "__main__":
-    import sys
-
     register_resolvers()
-    sys.argv = translate_debug_flag(sys.argv)
     main()

@@ -174,5 +174,5 @@ def build_deepfill_v2(weights_path: str | os.PathLike[str] | None = None) -> Non
         raise MissingWeightsError(entry.missing_message(path))
     raise NotImplementedError(
         f"DeepFill v2 weights found at {path}, but the network is not ported to this project; "
-        "use inpainter=opencv or inpainter=diffusion"
+        "use builder/inpainter=opencv or builder/inpainter=diffusion"
     )

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from reliableswap.io.csv_rows import read_rows
+from supervision.build_triplets import check_builder_groups
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -68,7 +69,7 @@ def test_builds_20_triplets_closer_to_source_identity_and_in_target_pose(celeba_
     from supervision.evaluate import evaluate_triplets
 
     out = tmp_path / "triplets"
-    _run(_cmd(celeba_images, out, "num_pairs=36", "seed=0", "debug=true", "debug_pairs=2"))
+    _run(_cmd(celeba_images, out, "num_pairs=36", "seed=0", "debug_snapshots=true", "debug_pairs=2"))
     rows, _ = _assert_consistent(out)
     assert len(rows) >= 20
     assert len(list((out / "debug").glob("*.png"))) == 2
@@ -142,3 +143,22 @@ def test_bad_inputs_become_failures_and_the_run_goes_on(celeba_images, tmp_path)
     _run(_cmd(faces, tmp_path / "out2", "num_pairs=20", "seed=0", "analyzer.assume_aligned_box=false"))
     _, failures2 = _assert_consistent(tmp_path / "out2")
     assert any(f["stage"] == "analysis" and "no_face.png" in f["reason"] for f in failures2)
+
+
+def test_builder_only_groups_are_chosen_under_builder_and_keep_their_node():
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import ConfigCompositionException
+
+    base = ["input=faces", "output=out"]
+    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+        cfg = compose(config_name="build_triplets", overrides=base)
+        assert cfg.reenactor._target_.endswith("LandmarkReenactor") and cfg.inpainter._target_.endswith("OpenCVInpainter")
+        cfg = compose(config_name="build_triplets",
+                      overrides=[*base, "builder/reenactor=lia", "builder/inpainter=diffusion", "debug_snapshots=true"])
+        assert cfg.reenactor._target_.endswith("LIAReenactor") and cfg.inpainter._target_.endswith("DiffusionInpainter")
+        assert cfg.debug_snapshots is True and "builder" not in cfg
+        with pytest.raises((ConfigCompositionException, ValueError)):  # debug is train.py's group
+            compose(config_name="build_triplets", overrides=[*base, "debug=true"])
+        old = compose(config_name="build_triplets", overrides=[*base, "reenactor=lia"])  # the old group path
+    with pytest.raises(ValueError, match="builder/reenactor=lia"):
+        check_builder_groups(old)

@@ -66,9 +66,9 @@ def test_deepfill_v2_reports_missing_weights(tmp_path, monkeypatch):
 
 
 def test_configs_instantiate():
-    assert isinstance(instantiate(OmegaConf.load(CONFIGS / "inpainter" / "opencv.yaml")), OpenCVInpainter)
-    assert isinstance(instantiate(OmegaConf.load(CONFIGS / "inpainter" / "diffusion.yaml")), DiffusionInpainter)
-    enhancer = instantiate(OmegaConf.load(CONFIGS / "enhancer" / "none.yaml"))
+    assert isinstance(instantiate(OmegaConf.load(CONFIGS / "builder" / "inpainter" / "opencv.yaml")), OpenCVInpainter)
+    assert isinstance(instantiate(OmegaConf.load(CONFIGS / "builder" / "inpainter" / "diffusion.yaml")), DiffusionInpainter)
+    enhancer = instantiate(OmegaConf.load(CONFIGS / "builder" / "enhancer" / "none.yaml"))
     assert isinstance(enhancer, NoEnhancer) and isinstance(enhancer, Enhancer)
     image = torch.rand(1, 3, 8, 8)
     assert enhancer.enhance(image) is image
