@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from reliableswap.faces.alignment import ffhq_to_arcface, lower_face_crop
+from reliableswap.io.atomic import atomic_open
 from reliableswap.models.identity.fixernet import FixerNet
 from reliableswap.models.identity.iresnet import IRESNET_LAYERS, IRESNET_WIDTHS
 from reliableswap.models.margin import ArcFaceMargin
@@ -246,36 +247,7 @@ def export_fixernet(checkpoint: str | os.PathLike[str], output: str | os.PathLik
     state = {k[len("fixer."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("fixer.")}
     if not state:
         raise ValueError(f"{checkpoint}: no 'fixer.*' tensors (not a FixerNetModule checkpoint?)")
-    torch.save(state, output)
+    with atomic_open(output, "wb") as handle:
+        torch.save(state, handle)
     log.info("exported FixerNet (%d tensors) to %s", len(state), output)
 
-
-#: Narrow, shallow FixerNet for CPU smoke runs (debug=tiny): wiring only, not the recipe.
-TINY_LAYERS: tuple[int, int, int, int] = (1, 1, 1, 1)
-_TINY_MIN_CHANNELS = 8
-
-
-def build_fixernet_module(generator: Mapping[str, Any] | None = None, **kwargs: Any) -> FixerNetModule:
-    """Hydra ``_target_`` of ``configs/experiment/fixernet.yaml`` for the generic ``train.py`` entry.
-
-    ``debug=tiny`` is written for the swap model and merges swap keys into ``model``
-    (``generator.width``, ``discriminator.*``, ``channels_last``, ...). Rather than fail, this
-    builder reads ``generator.width < 1`` as "smoke run": FixerNet gets depth (1, 1, 1, 1) and the
-    released widths times ``width`` (at least 8 channels), and it drops every other key that
-    :class:`FixerNetModule` does not take, naming them in a warning. Without such keys it is
-    exactly ``FixerNetModule(**kwargs)``.
-    """
-    import inspect
-
-    accepted = set(inspect.signature(FixerNetModule.__init__).parameters) - {"self"}
-    ignored = sorted(k for k in kwargs if k not in accepted)
-    if ignored:
-        log.warning("FixerNet training ignores swap-model config keys: %s", ", ".join(ignored))
-    kwargs = {k: v for k, v in kwargs.items() if k in accepted}
-    width = float((generator or {}).get("width", 1.0))
-    if width < 1.0:
-        widths = [max(_TINY_MIN_CHANNELS, int(round(c * width))) for c in kwargs.get("widths", IRESNET_WIDTHS)]
-        log.warning("tiny FixerNet for a smoke run (generator.width=%s): layers %s, widths %s; not the released "
-                    "iresnet50", width, TINY_LAYERS, widths)
-        kwargs.update(layers=TINY_LAYERS, widths=widths)
-    return FixerNetModule(**kwargs)
