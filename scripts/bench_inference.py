@@ -61,10 +61,10 @@ def bench_swaps(swapper, device: torch.device, batches: list[int], seconds: floa
 
 
 def bench_video(swapper, device: torch.device, video: Path, source: Path, frames: int, batch: int) -> None:
-    from reliableswap.io.images import read_rgb
     from reliableswap.inference.align import build_face_analyzer
     from reliableswap.inference.images import SwapPipeline, SwapSettings
     from reliableswap.inference.video import swap_video
+    from reliableswap.io.images import read_rgb
 
     pipeline = SwapPipeline(swapper, build_face_analyzer("auto"), SwapSettings(batch_size=batch), device=device)
     pipeline.set_source(read_rgb(source))

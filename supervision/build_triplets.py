@@ -25,11 +25,11 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from reliableswap.config import register_resolvers
+from reliableswap.data.transforms import resize_uint8
 from reliableswap.io.images import ImageReadError, read_rgb, write_image_atomic
 from reliableswap.io.index import IndexRow
 from reliableswap.io.rows import load_input
 from reliableswap.io.triplets_csv import IMAGE_COLUMNS, STAGE_COLUMNS, image_name
-from reliableswap.data.transforms import resize_uint8
 from supervision.debug import write_debug_tile
 from supervision.pipeline import StageError, SynthesisSettings, TripletSynthesizer, to_tensor, to_uint8
 from supervision.sampling import FacePair, Shard, sample_pairs

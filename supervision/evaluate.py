@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from reliableswap.io.images import read_rgb
 from reliableswap.io.csv_rows import read_rows
+from reliableswap.io.images import read_rgb
 from reliableswap.io.triplets_csv import IMAGE_COLUMNS, triplets_path
 
 log = logging.getLogger(__name__)

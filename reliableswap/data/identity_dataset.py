@@ -37,9 +37,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from reliableswap.data.base_datamodule import FaceDataModule
 from reliableswap.data.datamodule import split_by_identity
+from reliableswap.data.transforms import FaceTransform, jpeg_reduce_factor, resize_uint8
 from reliableswap.io.images import read_rgb
 from reliableswap.io.index import IndexRow, group_by_identity
-from reliableswap.data.transforms import FaceTransform, jpeg_reduce_factor, resize_uint8
 
 __all__ = ["FaceAugment", "IdentityDataModule", "IdentityImageDataset", "VerificationPairs"]
 

@@ -40,10 +40,10 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, Dataset, RandomSampler, Sampler
 
+from reliableswap.data.transforms import FaceTransform, jpeg_reduce_factor
 from reliableswap.io.images import read_rgb
 from reliableswap.io.index import IndexRow
 from reliableswap.io.rows import load_rows
-from reliableswap.data.transforms import FaceTransform, jpeg_reduce_factor
 
 __all__ = [
     "EvalPairs",

@@ -34,9 +34,9 @@ from pytorch_lightning.utilities import CombinedLoader
 from torch.utils.data import DataLoader, Dataset
 
 from reliableswap.data.datamodule import FaceSwapDataModule
+from reliableswap.data.transforms import FaceTransform
 from reliableswap.io.images import read_rgb
 from reliableswap.io.triplets_csv import TripletsNotFoundError, read_triplets
-from reliableswap.data.transforms import FaceTransform
 
 log = logging.getLogger(__name__)
 

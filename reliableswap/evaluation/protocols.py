@@ -32,10 +32,10 @@ import cv2
 import numpy as np
 from torch import Tensor
 
+from reliableswap.data.transforms import resize_uint8, uint8_to_images
 from reliableswap.io.images import read_rgb, write_image_atomic
 from reliableswap.io.index import IndexRow, group_by_identity
 from reliableswap.io.rows import load_rows
-from reliableswap.data.transforms import resize_uint8, uint8_to_images
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,6 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from reliableswap.io.images import write_image_atomic
 from reliableswap.data.pairs import (
     EvalPairs,
     FacePairDataset,
@@ -18,6 +17,7 @@ from reliableswap.data.pairs import (
     SeededRandomSampler,
 )
 from reliableswap.data.transforms import FaceTransform
+from reliableswap.io.images import write_image_atomic
 
 NUM_IDS, PER_ID, SIZE = 10, 2, 16
 

@@ -10,13 +10,13 @@ import cv2
 import numpy as np
 import pytest
 
-from reliableswap.io.images import read_rgb
 from reliableswap.evaluation.identity_dlib import (
     ALIGNED_BOX,
     SAME_PERSON_THRESHOLD,
     DlibFaceDescriptor,
     face_distance,
 )
+from reliableswap.io.images import read_rgb
 
 
 def test_face_distance_broadcasts_and_propagates_nan() -> None:

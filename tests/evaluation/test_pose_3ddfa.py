@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from reliableswap import weights
-from reliableswap.io.images import read_rgb
 from reliableswap.evaluation.pose_3ddfa import (
     ALIGNED_ROI,
     PoseExpression,
@@ -26,6 +25,7 @@ from reliableswap.evaluation.pose_3ddfa import (
     roi_from_landmarks,
     rotation_to_angles,
 )
+from reliableswap.io.images import read_rgb
 
 
 def _rot(yaw: float, pitch: float, roll: float) -> np.ndarray:

@@ -10,8 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reliableswap.io.images import write_image_atomic
-from reliableswap.io.index import IndexRow
 from reliableswap.evaluation.protocols import (
     FaceForensicsProtocol,
     FolderProtocol,
@@ -19,6 +17,8 @@ from reliableswap.evaluation.protocols import (
     read_ffpp_pairs,
     sample_pairs,
 )
+from reliableswap.io.images import write_image_atomic
+from reliableswap.io.index import IndexRow
 
 REPO = Path(__file__).resolve().parents[2]
 PAIRS = REPO / "assets" / "ffpp_eval_pairs.csv"

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from reliableswap.io.images import write_image_atomic
 from reliableswap.evaluation.baselines import CopySourceAligned, CopyTarget
 from reliableswap.evaluation.runner import run
+from reliableswap.io.images import write_image_atomic
 
 NUM_PAIRS = 24
 

@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("dlib", reason="dlib not installed (pip install 'reliableswap[faces]')")
 
-from reliableswap.io.images import read_rgb  # noqa: E402
 from reliableswap.faces.dlib_detector import DlibFaceDetector  # noqa: E402
+from reliableswap.io.images import read_rgb  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reliableswap.io.images import read_rgb
 from reliableswap.faces.alignment import ffhq_template
 from reliableswap.inference.align import Face, align_face, alignment_matrix, build_face_analyzer
 from reliableswap.inference.paste import ellipse_mask, paste_back
 from reliableswap.inference.video import EmaFilter, LandmarkSmoother, OneEuroFilter
+from reliableswap.io.images import read_rgb
 
 
 @pytest.fixture(scope="module")
