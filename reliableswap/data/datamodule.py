@@ -72,8 +72,9 @@ def split_by_identity(
 class FaceSwapDataModule(FaceDataModule):
     """Training pairs + fixed validation pairs from an aligned face folder (or an index CSV).
 
-    Loader settings (``batch_size``, ``num_workers``, ``pin_memory``, ...) and the face rows are
-    those of :class:`~reliableswap.data.base_datamodule.FaceDataModule`.
+    Loader settings (``batch_size``, ``num_workers`` and, as keywords, ``val_batch_size``,
+    ``seed``, ``pin_memory``, ``persistent_workers``, ``skip_private``, ``drop_last``) and the
+    face rows are those of :class:`~reliableswap.data.base_datamodule.FaceDataModule`.
 
     ``augment`` keys: ``hflip_p``, ``brightness``, ``contrast``, ``saturation``, ``hue``
     (see :class:`~reliableswap.data.transforms.FaceTransform`); ``enabled: false`` turns all
@@ -95,19 +96,10 @@ class FaceSwapDataModule(FaceDataModule):
         same_source: SameSource = "identical",
         val_fraction: float = 0.02,
         val_pairs: int = 16,
-        val_batch_size: int | None = None,
         augment: Mapping[str, Any] | None = None,
-        seed: int = 0,
-        pin_memory: bool | None = None,
-        persistent_workers: bool = True,
-        skip_private: bool = False,
-        drop_last: bool = True,
+        **loader: Any,
     ) -> None:
-        super().__init__(
-            root, index, batch_size=batch_size, num_workers=num_workers, val_batch_size=val_batch_size, seed=seed,
-            pin_memory=pin_memory, persistent_workers=persistent_workers, skip_private=skip_private,
-            drop_last=drop_last,
-        )
+        super().__init__(root, index, batch_size=batch_size, num_workers=num_workers, **loader)
         self.save_hyperparameters(logger=False)  # recorded in checkpoints for reproducibility
         self.size = int(size)
         self.same_rate = float(same_rate)

@@ -185,8 +185,10 @@ class VerificationPairs(Dataset):
 class IdentityDataModule(FaceDataModule):
     """Identity-classification training data + held-out verification pairs.
 
-    ``root``, ``index`` and the loader settings (``batch_size``, ``num_workers``, ...) are those
-    of :class:`~reliableswap.data.base_datamodule.FaceDataModule`.
+    ``root``, ``index`` and the loader settings (``batch_size``, ``num_workers`` and, as
+    keywords, ``val_batch_size``, ``seed``, ``pin_memory``, ``persistent_workers``,
+    ``skip_private``, ``drop_last``) are those of
+    :class:`~reliableswap.data.base_datamodule.FaceDataModule`.
 
     Args:
         size: side of the FFHQ crops handed to the model (the model warps to 112 and crops).
@@ -209,23 +211,14 @@ class IdentityDataModule(FaceDataModule):
         num_workers: int = 4,
         val_fraction: float = 0.02,
         val_pairs: int = 600,
-        val_batch_size: int | None = None,
         max_identities: int | None = None,
         min_images: int = 1,
         repeats: int = 1,
         augment: Mapping[str, Any] | None = None,
         cache: bool = False,
-        seed: int = 0,
-        pin_memory: bool | None = None,
-        persistent_workers: bool = True,
-        skip_private: bool = False,
-        drop_last: bool = True,
+        **loader: Any,
     ) -> None:
-        super().__init__(
-            root, index, batch_size=batch_size, num_workers=num_workers, val_batch_size=val_batch_size, seed=seed,
-            pin_memory=pin_memory, persistent_workers=persistent_workers, skip_private=skip_private,
-            drop_last=drop_last,
-        )
+        super().__init__(root, index, batch_size=batch_size, num_workers=num_workers, **loader)
         self.save_hyperparameters(logger=False)
         self.size = int(size)
         self.val_fraction = float(val_fraction)
