@@ -8,7 +8,7 @@ swap is not graded by its own teacher:
 - :class:`TDDFAPoseEstimator` -- 3DDFA-V2 MobileNet(0.5): yaw/pitch/roll, 10 expression and 40
   shape coefficients. Needs the ``onnx`` extra (onnxruntime).
 
-Benchmarking (see :mod:`.runner`): :func:`run` evaluates a :class:`~reliableswap.inference.swapper.Swapper`
+Benchmarking (see :mod:`.runner`): :func:`run` evaluates a :class:`~reliableswap.swapping.Swapper`
 on a protocol (:mod:`.protocols`: ``folder``, ``faceforensics``) with configured metrics (:mod:`.metrics`
 registry: ``id_retrieval``, ``pose_error``, ``expression_error``, ``fixer_similarity``, ``fid``, ``kid``);
 :mod:`.baselines` holds the ``copy_target`` / ``copy_source_aligned`` sanity swappers.
