@@ -179,7 +179,7 @@ def test_eval_is_dispatched_to_the_evaluation_runner(tiny_ckpt, tmp_path, monkey
     monkeypatch.setitem(sys.modules, "reliableswap.evaluation.runner", fake)
     cfg = _compose([f"ckpt={tiny_ckpt}", f"output={tmp_path}", "device=cpu"])
     with open_dict(cfg):
-        cfg.eval = {"protocol": "folder"}
+        cfg.eval = {"protocol": {"_target_": "reliableswap.evaluation.protocols.FolderProtocol"}}
     assert run_from_config(cfg) == 0
     (_, swapper, output_dir), = calls
     assert swapper.size == 64 and output_dir == tmp_path
