@@ -20,7 +20,14 @@ from typing import Any
 import hydra
 from omegaconf import OmegaConf
 
-from reliableswap.inference.images import SwapPipeline, SwapSettings, default_report_path, kind_of, run_inference, settings_dict
+from reliableswap.inference.images import (
+    SwapPipeline,
+    SwapSettings,
+    default_report_path,
+    kind_of,
+    run_inference,
+    settings_dict,
+)
 from reliableswap.inference.loading import build_swapper
 from reliableswap.inference.report import RunReport
 from reliableswap.swapping import resolve_device

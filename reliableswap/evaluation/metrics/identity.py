@@ -21,11 +21,26 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from reliableswap.evaluation.metrics.base import Metric, MetricNotConfigured, MetricResult, SwapBatch, instantiate_node, package_version, to_uint8
+from reliableswap.evaluation.metrics.base import (
+    Metric,
+    MetricNotConfigured,
+    MetricResult,
+    SwapBatch,
+    instantiate_node,
+    package_version,
+    to_uint8,
+)
 from reliableswap.evaluation.metrics.judges import EncoderJudge, dlib_descriptor
 from reliableswap.evaluation.targets import node_of
 
-__all__ = ["CosFaceIdRetrieval", "DlibIdRetrieval", "EncoderIdRetrieval", "IdRetrieval", "RETRIEVAL_JUDGES", "id_retrieval_node"]
+__all__ = [
+    "RETRIEVAL_JUDGES",
+    "CosFaceIdRetrieval",
+    "DlibIdRetrieval",
+    "EncoderIdRetrieval",
+    "IdRetrieval",
+    "id_retrieval_node",
+]
 
 
 class IdRetrieval(Metric):

@@ -60,7 +60,8 @@ class TDDFAPoseError(PoseError):
         return tddfa().angles_batch(rgb)
 
     def backend_info(self) -> dict[str, Any]:
-        return {"backend": "3ddfa", "model": "3DDFA-V2 mb05 (ONNX)", "onnxruntime": package_version("onnxruntime"), "roi": "ALIGNED_ROI"}
+        return {"backend": "3ddfa", "model": "3DDFA-V2 mb05 (ONNX)", "onnxruntime": package_version("onnxruntime"),
+                "roi": "ALIGNED_ROI"}
 
 
 class HopeNetPoseError(PoseError):
