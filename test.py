@@ -2,9 +2,10 @@
 
     python test.py ckpt=CKPT source=IMAGE target=IMAGE|DIR|VIDEO output=PATH [device=cuda] [faces=all]
     python test.py ckpt=CKPT eval=folder eval.input=DIR output=DIR
+    python test.py baseline=copy_target eval=folder output=DIR
 
 ``python test.py --help`` lists every option; configs/test.yaml holds the defaults. The work is
-done in :mod:`reliableswap.inference` (this file only composes the config).
+done in :mod:`reliableswap.apps.test` (this file only composes the config).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ register_resolvers()
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="test")
 def main(cfg: DictConfig) -> None:
-    from reliableswap.inference.images import run_from_config
+    from reliableswap.apps.test import run_from_config
 
     code = run_from_config(cfg)
     if code:

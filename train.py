@@ -1,6 +1,7 @@
 """Train a face-swapping network: ``python train.py experiment=demo`` (Hydra overrides allowed).
 
-See configs/train.yaml for the config groups and README.md for the experiments.
+See configs/train.yaml for the config groups and README.md for the experiments. The work is done
+in :mod:`reliableswap.apps.train` (this file only composes the config).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ register_resolvers()
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> None:
-    from reliableswap.training import train
+    from reliableswap.apps.train import train
 
     train(cfg)
 

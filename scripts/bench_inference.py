@@ -30,7 +30,7 @@ def _tiny_checkpoint(run_dir: Path) -> Path:
     from hydra import compose, initialize_config_dir
 
     from reliableswap.config import register_resolvers
-    from reliableswap.training import train
+    from reliableswap.apps.train import train
 
     register_resolvers()
     overrides = ["experiment=faceshifter_vanilla", "debug=tiny", "trainer.max_steps=1", f"paths.output_dir={run_dir}",
@@ -81,7 +81,8 @@ def bench_video(swapper, device: torch.device, video: Path, source: Path, frames
 
 def main(argv: list[str] | None = None) -> int:
     from reliableswap import paths
-    from reliableswap.inference.loading import load_swapper, resolve_device
+    from reliableswap.inference.loading import load_swapper
+    from reliableswap.swapping import resolve_device
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--ckpt", type=Path, help="checkpoint to benchmark (default: train a tiny one)")

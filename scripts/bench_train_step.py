@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hydra import compose, initialize_config_dir  # noqa: E402
 
 from reliableswap.config import register_resolvers  # noqa: E402
-from reliableswap.training import build_module  # noqa: E402
+from reliableswap.apps.train import build_module  # noqa: E402
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 

@@ -8,10 +8,13 @@ swap is not graded by its own teacher:
 - :class:`TDDFAPoseEstimator` -- 3DDFA-V2 MobileNet(0.5): yaw/pitch/roll, 10 expression and 40
   shape coefficients. Needs the ``onnx`` extra (onnxruntime).
 
-Benchmarking (see :mod:`.runner`): :func:`run` evaluates a :class:`~reliableswap.inference.swapper.Swapper`
-on a protocol (:mod:`.protocols`: ``folder``, ``faceforensics``) with configured metrics (:mod:`.metrics`
-registry: ``id_retrieval``, ``pose_error``, ``expression_error``, ``fixer_similarity``, ``fid``, ``kid``);
-:mod:`.baselines` holds the ``copy_target`` / ``copy_source_aligned`` sanity swappers.
+Benchmarking (see :mod:`.runner`): :func:`run` evaluates a :class:`~reliableswap.swapping.Swapper`
+on a protocol (:mod:`.protocols`: ``FolderProtocol``, ``FaceForensicsProtocol``) with configured
+metrics (:mod:`.metrics` package, one module per family: identity retrieval, pose, expression,
+FixerNet similarity, FID/KID); both are chosen in ``configs/eval/*.yaml`` by ``_target_`` nodes
+(:mod:`.targets` resolves them). :mod:`.baselines` holds the ``copy_target`` /
+``copy_source_aligned`` sanity swappers (``configs/baseline/``). This package never imports
+:mod:`reliableswap.inference`.
 
 Heavy dependencies are imported when a judge is constructed, not when this package is imported.
 """
@@ -22,13 +25,12 @@ from reliableswap.evaluation.identity_dlib import (
     face_distance,
 )
 from reliableswap.evaluation.baselines import CopySourceAligned, CopyTarget
-from reliableswap.evaluation.metrics import METRICS, MetricResult, SwapBatch, build_metric, build_metrics
+from reliableswap.evaluation.metrics import MetricResult, SwapBatch, build_metric, build_metrics
 from reliableswap.evaluation.pose_3ddfa import PoseExpression, TDDFAPoseEstimator
 from reliableswap.evaluation.protocols import EvalPair, FaceForensicsProtocol, FolderProtocol, build_protocol
 from reliableswap.evaluation.runner import run
 
 __all__ = [
-    "METRICS",
     "SAME_PERSON_THRESHOLD",
     "CopySourceAligned",
     "CopyTarget",

@@ -6,7 +6,7 @@ expression, no identity transfer at all), :class:`CopySourceAligned` returns the
 (perfect identity, the source's pose and expression instead of the target's). A correct metric
 suite scores ``copy_target`` at ~0 pose/expression error with chance-level identity retrieval and
 ``copy_source_aligned`` at ~100% retrieval with a large pose error; the sanity tests assert this.
-They are not trainable models; use them as ``test.py model=copy_target``.
+They are not trainable models; use them as ``test.py baseline=copy_target`` (``configs/baseline/``).
 """
 
 from __future__ import annotations

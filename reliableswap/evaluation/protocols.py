@@ -4,6 +4,8 @@ A protocol is a list of :class:`EvalPair` (image keys + identity labels) plus a 
 a key into an FFHQ-aligned RGB crop at the swapper's size. Keys are stable strings (relative file
 paths, ``video/frame``) so judges can cache per image and the report can name what was measured.
 
+Configs pick one with a ``_target_`` node (``eval.protocol``, see :func:`build_protocol`):
+
 - ``folder`` (:class:`FolderProtocol`): aligned crops in a folder, identities from a CSV index or
   from sub-folder names (a flat folder = every image its own identity, like the shared
   CelebAMask-HQ sample). ``num_pairs`` pairs drawn with ``seed``; source and target always have
@@ -274,13 +276,16 @@ class FaceForensicsProtocol(Protocol):
 
 
 def build_protocol(ev: Any) -> Protocol:
-    """The protocol of an ``eval`` config node (``protocol: folder | faceforensics``)."""
-    kind = ev.get("protocol", "folder")
-    if kind == "folder":
-        return FolderProtocol(ev["input"], num_pairs=ev.get("num_pairs", 1000), seed=ev.get("seed", 0),
-                              index=ev.get("index"), skip_private=ev.get("skip_private", True))
-    if kind == "faceforensics":
-        return FaceForensicsProtocol(ev.get("videos_dir"), ev["pairs_file"], ev["cache_dir"], split=ev.get("split", "all"),
-                                     frames_per_video=ev.get("frames_per_video", 10), crop_size=ev.get("crop_size", 256),
-                                     max_videos=ev.get("max_videos"))
-    raise ValueError(f"unknown eval.protocol '{kind}'; known: folder, faceforensics")
+    """The protocol of an ``eval`` config node: ``eval.protocol`` is a ``_target_`` node.
+
+    ``configs/eval/*.yaml`` point the node's options at the flat ``eval.*`` keys users set on the
+    command line (``eval.input=DIR``), e.g. ``protocol: {_target_:
+    reliableswap.evaluation.protocols.FolderProtocol, input: ${eval.input}, ...}``.
+
+    Raises:
+        ValueError: no ``eval.protocol`` node, or its ``_target_`` is not a :class:`Protocol`.
+    """
+    from reliableswap.evaluation.targets import resolve_target
+
+    cls, options = resolve_target(ev.get("protocol"), Protocol, "eval.protocol")
+    return cls(**options)

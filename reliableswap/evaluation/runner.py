@@ -24,7 +24,7 @@ import torch
 
 from reliableswap.evaluation.metrics import MetricResult, SwapBatch, build_metrics, to_uint8
 from reliableswap.evaluation.protocols import Protocol, build_protocol
-from reliableswap.inference.swapper import Swapper
+from reliableswap.swapping import Swapper, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,6 @@ def run(cfg: Any, swapper: Swapper, output_dir: str | Path) -> list[dict[str, An
     ``ckpt_path`` (or ``ckpt``, test.py's key) is recorded with the numbers.
     """
     ev = cfg.eval
-    from reliableswap.inference.loading import resolve_device
-
     device = resolve_device(_get(cfg, "device", "cpu") or "cpu")
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -1,17 +1,21 @@
 """Inference: load a swapper, swap faces into images, folders and videos (``python test.py``).
 
-- :mod:`.swapper`: the :class:`Swapper` protocol (aligned crops in, swapped crops out);
+The :class:`~reliableswap.swapping.Swapper` protocol (aligned crops in, swapped crops out) lives
+in :mod:`reliableswap.swapping`, below this package and :mod:`reliableswap.evaluation`; the
+``test.py`` body that chooses between swapping files and evaluating is
+:mod:`reliableswap.apps.test`. This package never imports :mod:`reliableswap.evaluation`.
+
 - :mod:`.loading`: ``load_swapper(ckpt, device)`` and the registry of checkpoint formats;
 - :mod:`.align`: face analysers (SCRFD / dlib, 5 keypoints) and FFHQ alignment;
 - :mod:`.paste`: masks, colour matching and the inverse warp back into the image;
-- :mod:`.images`: :class:`SwapPipeline`, image/folder runs, the ``test.py`` body;
+- :mod:`.images`: :class:`SwapPipeline` and image/folder runs;
 - :mod:`.video`: streaming video swapping with landmark smoothing and audio copy;
 - :mod:`.report`: the JSON run report.
 """
 
-from reliableswap.inference.swapper import Swapper
+from reliableswap.swapping import Swapper
 
-__all__ = ["Swapper", "load_swapper", "SwapPipeline", "SwapSettings", "build_face_analyzer", "run_from_config"]
+__all__ = ["Swapper", "load_swapper", "SwapPipeline", "SwapSettings", "build_face_analyzer"]
 
 
 def __getattr__(name: str):  # heavy modules (hydra, OpenCV, ONNX) load on first use only
@@ -19,7 +23,7 @@ def __getattr__(name: str):  # heavy modules (hydra, OpenCV, ONNX) load on first
         from reliableswap.inference.loading import load_swapper
 
         return load_swapper
-    if name in ("SwapPipeline", "SwapSettings", "run_from_config"):
+    if name in ("SwapPipeline", "SwapSettings"):
         from reliableswap.inference import images
 
         return getattr(images, name)

@@ -1,7 +1,7 @@
-"""Turn a checkpoint file (or a config node) into a :class:`~reliableswap.inference.swapper.Swapper`.
+"""Turn a checkpoint file (or a config node) into a :class:`~reliableswap.swapping.Swapper`.
 
 Why a registry of *formats*: our Lightning checkpoints carry their own build recipe
-(``checkpoint["reliableswap_config"]``, written by :mod:`reliableswap.training`), while released
+(``checkpoint["reliableswap_config"]``, written by :mod:`reliableswap.apps.train`), while released
 generator files of the original project (FaceShifter ``G.``/``iresnet.``/``mouth_net.`` wrappers,
 SimSwap ``netG``) carry only tensors. Each format is one entry of :data:`FORMAT_DETECTORS`:
 ``name -> (detect(checkpoint) -> bool, load(checkpoint, path, device) -> Swapper)``. Support for a
@@ -25,7 +25,7 @@ import hydra
 import torch
 from torch import Tensor, nn
 
-from reliableswap.inference.swapper import Swapper
+from reliableswap.swapping import Swapper, resolve_device
 from reliableswap.weights import load_into
 
 log = logging.getLogger(__name__)
@@ -37,13 +37,6 @@ Loader = Callable[[Mapping[str, Any], Path, torch.device], Swapper]
 
 class CheckpointFormatError(ValueError):
     """The file is a readable checkpoint but no registered format recognises it."""
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``"auto"``/``None`` -> CUDA when available, else CPU; anything else is taken literally."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class CheckpointSwapper(nn.Module):
@@ -242,16 +235,16 @@ def load_swapper(ckpt: PathLike, device: str | torch.device | None = "auto") -> 
     )
 
 
-def build_swapper(ckpt: PathLike | None, model: Mapping[str, Any] | None, device: str | torch.device | None) -> Swapper:
-    """``ckpt`` (a file) *or* ``model`` (a config node with ``_target_`` building a Swapper)."""
-    if (ckpt is None) == (model is None):
-        raise ValueError("give exactly one of ckpt=PATH (a checkpoint) or model=NAME (a Swapper config, "
-                         f"e.g. model=copy_target); got ckpt={ckpt!r} and model={'set' if model else None}")
+def build_swapper(ckpt: PathLike | None, baseline: Mapping[str, Any] | None, device: str | torch.device | None) -> Swapper:
+    """``ckpt`` (a file) *or* ``baseline`` (a config node with ``_target_`` building a Swapper)."""
+    if (ckpt is None) == (baseline is None):
+        raise ValueError("give exactly one of ckpt=PATH (a checkpoint) or baseline=NAME (a Swapper config, "
+                         f"e.g. baseline=copy_target); got ckpt={ckpt!r} and baseline={'set' if baseline else None}")
     if ckpt is not None:
         return load_swapper(ckpt, device)
-    swapper = hydra.utils.instantiate(model, _convert_="all")
+    swapper = hydra.utils.instantiate(baseline, _convert_="all")
     if not isinstance(swapper, Swapper):
-        raise TypeError(f"model {model.get('_target_')} built a {type(swapper).__name__}, which is not a Swapper "
+        raise TypeError(f"baseline {baseline.get('_target_')} built a {type(swapper).__name__}, which is not a Swapper "
                         "(needs attributes size, name and a swap(source, target) method)")
     if isinstance(swapper, nn.Module):
         swapper = swapper.to(resolve_device(device)).eval()

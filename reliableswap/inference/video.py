@@ -7,10 +7,12 @@ into a visibly shaking face. Each face *track* (matched frame to frame by box ov
 moves. A track that is lost (no matching face) is dropped, so its filter restarts from the raw
 points when the face comes back instead of sliding in from a stale position.
 
-Frames are read with OpenCV one at a time (a long video never sits in memory), collected into
-batches of ``batch_size`` frames so the swapper runs batched, and written with OpenCV at the
-input's fps and size. OpenCV writes no audio, so the audio track of the input is copied
-afterwards with ``ffmpeg`` when it is on PATH; when it is not, the log and the report say so.
+Frames are read with OpenCV one at a time (:class:`VideoReader`; a long video never sits in
+memory), collected into batches of ``batch_size`` frames so the swapper runs batched
+(:class:`_FrameLoop`), and written with OpenCV at the input's fps and size (:class:`FrameWriter`).
+OpenCV writes no audio, so the audio track of the input is copied afterwards with ``ffmpeg`` when
+it is on PATH; when it is not, the log and the report say so. :func:`swap_video` ties the three
+together and fills the report.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -175,119 +178,197 @@ def mux_audio(video_only: Path, original: Path, out_path: Path) -> str:
     return status
 
 
-def swap_video(pipeline, path: Path, out_path: Path, smoothing: FilterKind = "one_euro",
+class VideoOpenError(RuntimeError):
+    """A video that cannot be swapped at all (unreadable, no frames); the message is the report's."""
+
+
+class VideoReader:
+    """One video decoded with OpenCV frame by frame (BGR ``uint8``), with its fps and frame size.
+
+    ``fps`` falls back to 25 when the container has none; ``width``/``height`` come from the
+    first decoded frame (containers can declare odd sizes the decoder does not produce).
+
+    Raises:
+        VideoOpenError: OpenCV cannot open the file, or it has no decodable frame.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._cap = cv2.VideoCapture(str(path))
+        if not self._cap.isOpened():
+            raise VideoOpenError("unreadable video (OpenCV could not open it)")
+        fps = self._cap.get(cv2.CAP_PROP_FPS) or 0.0
+        self.declared_frames = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        ok, first = self._cap.read()
+        if not ok or first is None:
+            self._cap.release()
+            raise VideoOpenError("video has no frames (zero-length or undecodable)")
+        if not fps or not math.isfinite(fps) or fps <= 0:
+            log.warning("%s: no fps in the container, writing at 25 fps", path)
+            fps = 25.0
+        self.fps = float(fps)
+        self.height, self.width = (int(v) for v in first.shape[:2])
+        self._first: np.ndarray | None = first
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """The frames in order, the first one included; stops at the first failed read."""
+        frame, self._first = self._first, None
+        while frame is not None:
+            yield frame
+            ok, frame = self._cap.read()
+            if not ok:
+                frame = None
+
+    def release(self) -> None:
+        self._cap.release()
+
+
+class FrameWriter:
+    """Writes RGB frames at ``fps`` into a hidden silent file beside ``out_path``; :meth:`finish`
+    copies the audio of the original in (or moves the silent file) and returns the audio status."""
+
+    def __init__(self, out_path: Path, fps: float, width: int, height: int) -> None:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        self.out_path = out_path
+        self.silent = out_path.with_name(f".{out_path.stem}.video{out_path.suffix}")
+        self._writer = cv2.VideoWriter(str(self.silent), _fourcc(out_path.suffix), fps, (width, height))
+
+    def is_open(self) -> bool:
+        return bool(self._writer.isOpened())
+
+    def write(self, rgb: np.ndarray) -> None:
+        """One (H, W, 3) RGB ``uint8`` frame of the video's size."""
+        self._writer.write(np.ascontiguousarray(rgb[:, :, ::-1]))
+
+    def release(self) -> None:
+        self._writer.release()
+
+    def finish(self, original: Path) -> str:
+        """Mux ``original``'s audio into the written frames at ``out_path`` (see :func:`mux_audio`)."""
+        return mux_audio(self.silent, original, self.out_path)
+
+
+class _FrameLoop:
+    """Detect + smooth per frame, swap ``batch_size`` frames at a time, write them in order.
+
+    Holds the counters of the report (frames, faces found/swapped, detect and swap seconds);
+    ``index`` is the frame being processed, for the error message of a failure mid-video.
+    """
+
+    def __init__(self, pipeline: Any, writer: FrameWriter, smoother: LandmarkSmoother, fps: float,
+                 frames: list[FrameReport] | None, bar: Any, t0: float) -> None:
+        self.pipeline, self.writer, self.smoother, self.fps = pipeline, writer, smoother, fps
+        self.frames, self.bar, self.t0 = frames, bar, t0
+        self.index = self.written = self.found_frames = self.faces_found = self.faces_swapped = 0
+        self.t_detect = self.t_swap = 0.0
+        self._batch: list[np.ndarray] = []
+        self._batch_faces: list[list[Face]] = []
+
+    def run(self, reader: VideoReader, max_frames: int | None) -> None:
+        """Process every frame of ``reader`` (at most ``max_frames``); raises on failure."""
+        for frame in reader.frames():
+            self._add(np.ascontiguousarray(frame[:, :, ::-1]))
+            self.index += 1
+            if max_frames is not None and self.index >= max_frames:
+                break
+        if self._batch:
+            self._flush()
+
+    def _add(self, rgb: np.ndarray) -> None:
+        t = time.perf_counter()
+        faces = self.smoother(self.pipeline.detect(rgb), self.index / self.fps)
+        self.t_detect += time.perf_counter() - t
+        self.found_frames += bool(faces)
+        self.faces_found += len(faces)
+        self._batch.append(rgb)
+        self._batch_faces.append(faces)
+        if len(self._batch) >= self.pipeline.settings.batch_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        t = time.perf_counter()
+        results = self.pipeline.swap_images(self._batch, self._batch_faces)
+        self.t_swap += time.perf_counter() - t
+        for res in results:
+            self.writer.write(res.image)
+            if self.frames is not None:
+                self.frames.append(FrameReport(index=self.written, found=res.found, swapped=res.swapped))
+            self.faces_swapped += res.swapped
+            self.written += 1
+        if self.bar is not None:
+            self.bar.update(len(results))
+            self.bar.set_postfix(fps=f"{self.written / max(time.perf_counter() - self.t0, 1e-9):.1f}")
+        self._batch.clear()
+        self._batch_faces.clear()
+
+
+def _progress_bar(path: Path, declared: int, max_frames: int | None) -> Any:
+    from tqdm.auto import tqdm
+
+    total = min(declared, max_frames) if declared and max_frames else (declared or max_frames or None)
+    return tqdm(total=total, unit="frame", desc=path.name, dynamic_ncols=True)
+
+
+def _fail(item: InputReport, message: str, context: str) -> InputReport:
+    item.error = message
+    log.error("%s", f"{context}: {message}" if context else message)
+    return item
+
+
+def _finish_report(item: InputReport, loop: _FrameLoop, writer: FrameWriter, path: Path, t0: float) -> None:
+    """Audio copy, timings and counts into ``item`` (after the frames are written)."""
+    item.add_time("detect", loop.t_detect)
+    item.add_time("swap_paste", loop.t_swap)
+    t = time.perf_counter()
+    item.audio = writer.finish(path)
+    item.add_time("audio", time.perf_counter() - t)
+    item.add_time("total", time.perf_counter() - t0)
+    item.output = str(writer.out_path)
+    item.frames_total, item.frames_with_faces = loop.written, loop.found_frames
+    item.frames_passthrough = sum(1 for f in item.frames if f.swapped == 0) if item.frames is not None else None
+    item.faces_found, item.faces_swapped = loop.faces_found, loop.faces_swapped
+    if item.error is None:
+        item.status = "swapped" if loop.faces_swapped else "passthrough"
+    log.info("%s -> %s: %d frames (%d with faces, %d faces swapped, %d landmark-track resets) at %.2f frames/s; "
+             "audio: %s", path, writer.out_path, loop.written, loop.found_frames, loop.faces_swapped, loop.smoother.resets,
+             loop.written / max(item.timings_s["total"], 1e-9), item.audio)
+
+
+def swap_video(pipeline: Any, path: Path, out_path: Path, smoothing: FilterKind = "one_euro",
                smoothing_params: dict[str, float] | None = None, progress: bool = True,
                max_frames: int | None = None, record_frames: bool = True) -> InputReport:
     """Swap every frame of ``path`` into ``out_path`` (fps and size kept); never raises for bad input.
 
     ``pipeline`` is a :class:`~reliableswap.inference.images.SwapPipeline`; its ``batch_size``
-    frames are swapped together. ``max_frames`` stops early (previews, benchmarks).
+    frames are swapped together. ``max_frames`` stops early (previews, benchmarks). A failure
+    mid-video keeps the frames written so far and is recorded in the report.
     """
     item = InputReport(path=str(path), kind="video", frames=[] if record_frames else None)
     if out_path.suffix.lower() not in (".mp4", ".avi", ".mov", ".mkv", ".m4v"):
         out_path = out_path.with_suffix(".mp4")
     t0 = time.perf_counter()
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        item.error = "unreadable video (OpenCV could not open it)"
-        log.error("%s: %s", path, item.error)
-        return item
-    fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
-    width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-    declared = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-    ok, first = cap.read()
-    if not ok or first is None:
-        cap.release()
-        item.error = "video has no frames (zero-length or undecodable)"
-        log.error("%s: %s", path, item.error)
-        return item
-    if not fps or not math.isfinite(fps) or fps <= 0:
-        log.warning("%s: no fps in the container, writing at 25 fps", path)
-        fps = 25.0
-    height, width = first.shape[:2]
-    item.fps, item.width, item.height = float(fps), int(width), int(height)
-
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    silent = out_path.with_name(f".{out_path.stem}.video{out_path.suffix}")
-    writer = cv2.VideoWriter(str(silent), _fourcc(out_path.suffix), fps, (width, height))
-    if not writer.isOpened():
-        cap.release()
-        item.error = f"cannot open a video writer for {out_path}"
-        log.error("%s", item.error)
-        return item
+    try:
+        reader = VideoReader(path)
+    except VideoOpenError as exc:
+        return _fail(item, str(exc), str(path))
+    item.fps, item.width, item.height = reader.fps, reader.width, reader.height
+    writer = FrameWriter(out_path, reader.fps, reader.width, reader.height)
+    if not writer.is_open():
+        reader.release()
+        return _fail(item, f"cannot open a video writer for {out_path}", "")
 
     smoother = LandmarkSmoother(smoothing, **dict(smoothing_params or {}))
-    total = min(declared, max_frames) if declared and max_frames else (declared or max_frames or None)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, unit="frame", desc=path.name, dynamic_ncols=True)
-    n = found_frames = faces_found = faces_swapped = 0
-    t_detect = t_swap = 0.0
-    batch: list[np.ndarray] = []
-    batch_faces: list[list[Face]] = []
-
-    def flush() -> None:
-        nonlocal t_swap, faces_swapped, n
-        t = time.perf_counter()
-        results = pipeline.swap_images(batch, batch_faces)
-        t_swap += time.perf_counter() - t
-        for res in results:
-            writer.write(np.ascontiguousarray(res.image[:, :, ::-1]))
-            if item.frames is not None:
-                item.frames.append(FrameReport(index=n, found=res.found, swapped=res.swapped))
-            faces_swapped += res.swapped
-            n += 1
-        if bar is not None:
-            bar.update(len(results))
-            bar.set_postfix(fps=f"{n / max(time.perf_counter() - t0, 1e-9):.1f}")
-        batch.clear()
-        batch_faces.clear()
-
-    frame, index = first, 0
+    bar = _progress_bar(path, reader.declared_frames, max_frames) if progress else None
+    loop = _FrameLoop(pipeline, writer, smoother, reader.fps, item.frames, bar, t0)
     try:
-        while frame is not None:
-            rgb = np.ascontiguousarray(frame[:, :, ::-1])
-            t = time.perf_counter()
-            faces = smoother(pipeline.detect(rgb), index / fps)
-            t_detect += time.perf_counter() - t
-            found_frames += bool(faces)
-            faces_found += len(faces)
-            batch.append(rgb)
-            batch_faces.append(faces)
-            if len(batch) >= pipeline.settings.batch_size:
-                flush()
-            index += 1
-            if max_frames is not None and index >= max_frames:
-                break
-            ok, frame = cap.read()
-            if not ok:
-                frame = None
-        if batch:
-            flush()
+        loop.run(reader, max_frames)
     except Exception as exc:  # a decoding/processing failure mid-video: keep what was written
-        item.error = f"failed at frame {index}: {type(exc).__name__}: {exc}"
+        item.error = f"failed at frame {loop.index}: {type(exc).__name__}: {exc}"
         log.exception("%s: %s", path, item.error)
     finally:
-        cap.release()
+        reader.release()
         writer.release()
         if bar is not None:
             bar.close()
-
-    item.add_time("detect", t_detect)
-    item.add_time("swap_paste", t_swap)
-    t = time.perf_counter()
-    item.audio = mux_audio(silent, path, out_path)
-    item.add_time("audio", time.perf_counter() - t)
-    item.add_time("total", time.perf_counter() - t0)
-    item.output = str(out_path)
-    item.frames_total, item.frames_with_faces = n, found_frames
-    item.frames_passthrough = sum(1 for f in item.frames if f.swapped == 0) if item.frames is not None else None
-    item.faces_found, item.faces_swapped = faces_found, faces_swapped
-    if item.error is None:
-        item.status = "swapped" if faces_swapped else "passthrough"
-    log.info("%s -> %s: %d frames (%d with faces, %d faces swapped, %d landmark-track resets) at %.2f frames/s; "
-             "audio: %s", path, out_path, n, found_frames, faces_swapped, smoother.resets,
-             n / max(item.timings_s["total"], 1e-9), item.audio)
+    _finish_report(item, loop, writer, path, t0)
     return item

@@ -15,7 +15,7 @@ threshold on the cosine similarity, computed over all pairs in ``on_validation_e
 logged as ``val/verification_acc`` (+ ``val/verification_threshold``). The threshold is picked on
 the same pairs it is scored on (no k-fold), so the number is slightly optimistic; use many pairs.
 
-Through the generic ``train.py`` entry, :func:`reliableswap.training.build_module` passes
+Through the generic ``train.py`` entry, :func:`reliableswap.apps.train.build_module` passes
 ``identity_encoder``, ``loss_weights`` and ``perceptual``: FixerNet training needs no identity
 encoder nor perceptual loss (``configs/experiment/fixernet.yaml`` sets them to null), and
 ``loss_weights["margin"]`` scales the classification loss.

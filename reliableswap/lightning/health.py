@@ -129,12 +129,11 @@ class HealthMonitor(pl.Callback):
         return source, target, [it["source_id"] for it in items], [it["source_path"] for it in items]
 
     def _metrics(self) -> list[Any]:
-        from reliableswap.evaluation.metrics import build_metrics
+        from reliableswap.evaluation.metrics import ExpressionError, TDDFAPoseError, build_metrics, id_retrieval_node, node_of
 
-        judge = {"backend": self.judge} if isinstance(self.judge, str) else dict(self.judge)
-        specs: list[Any] = [{"name": "id_retrieval", "topk": [1], **judge}]
+        specs: list[Any] = [id_retrieval_node(self.judge, topk=[1])]
         if self.pose:
-            specs += [{"name": "pose_error"}, {"name": "expression_error"}]
+            specs += [node_of(TDDFAPoseError), node_of(ExpressionError)]
         return build_metrics(specs)
 
     def _judge_set(self, source: Tensor, target: Tensor, swap: Tensor, ids: list[str], keys: list[str]) -> dict[str, float]:

@@ -146,7 +146,7 @@ class FaceSwapModule(pl.LightningModule):
 
     # -- checkpoint ------------------------------------------------------------------------------
     #: The composed config (model, identity, loss, data.size) this module was built from, set by
-    #: ``reliableswap.training``; stored in every checkpoint so inference can rebuild the model
+    #: ``reliableswap.apps.train``; stored in every checkpoint so inference can rebuild the model
     #: from the checkpoint alone (see ``reliableswap.inference.loading``).
     build_config: dict | None = None
 

@@ -10,9 +10,9 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from reliableswap.evaluation.baselines import CopySourceAligned, CopyTarget
-from reliableswap.inference.swapper import Swapper
+from reliableswap.swapping import Swapper
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "model"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "baseline"
 
 
 def test_copy_baselines_return_the_right_input() -> None:
@@ -34,6 +34,6 @@ def test_baselines_are_swappers_and_reject_wrong_sizes() -> None:
 
 
 @pytest.mark.parametrize("name,cls", [("copy_target", CopyTarget), ("copy_source_aligned", CopySourceAligned)])
-def test_model_configs_instantiate(name: str, cls: type) -> None:
+def test_baseline_configs_instantiate(name: str, cls: type) -> None:
     sw = instantiate(OmegaConf.load(CONFIGS / f"{name}.yaml"))
     assert isinstance(sw, cls) and sw.name == name and sw.size == 256

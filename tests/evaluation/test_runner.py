@@ -17,6 +17,15 @@ import pytest
 from omegaconf import OmegaConf
 
 from reliableswap.evaluation.baselines import CopySourceAligned, CopyTarget
+from reliableswap.evaluation.metrics import (
+    DlibIdRetrieval,
+    EncoderIdRetrieval,
+    ExpressionError,
+    FixerSimilarity,
+    TDDFAPoseError,
+    node_of,
+)
+from reliableswap.evaluation.protocols import FolderProtocol
 from reliableswap.evaluation.runner import run
 from reliableswap.io.images import write_image_atomic
 
@@ -29,10 +38,10 @@ def test_run_writes_jsonl_markdown_grid_and_tensorboard(tmp_path: Path) -> None:
     for i in range(6):
         write_image_atomic(faces / f"{i}.png", np.full((48, 48, 3), rng.integers(0, 255, 3), dtype=np.uint8))
     cfg = OmegaConf.create({"device": "cpu", "ckpt_path": "runs/x/last.ckpt", "eval": {
-        "protocol": "folder", "input": str(faces), "num_pairs": 5, "seed": 0, "batch_size": 2,
+        "protocol": node_of(FolderProtocol, input=str(faces), num_pairs=5, seed=0), "batch_size": 2,
         "tensorboard_dir": str(tmp_path / "tb"), "grid_samples": 4,
-        "metrics": [{"name": "id_retrieval", "backend": "encoder", "encoder": {"_target_": "torch.nn.Flatten"}},
-                    {"name": "fixer_similarity", "encoder": None}]}})
+        "metrics": [node_of(EncoderIdRetrieval, encoder={"_target_": "torch.nn.Flatten"}),
+                    node_of(FixerSimilarity, encoder=None)]}})
     out = tmp_path / "out"
     records = run(cfg, CopySourceAligned(size=32), out)
     lines = [json.loads(s) for s in (out / "metrics.jsonl").read_text().splitlines()]
@@ -50,8 +59,7 @@ def test_run_writes_jsonl_markdown_grid_and_tensorboard(tmp_path: Path) -> None:
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
 
 
-SANITY_METRICS = [{"name": "id_retrieval", "backend": "dlib"}, {"name": "pose_error", "backend": "3ddfa"},
-                  {"name": "expression_error", "backend": "3ddfa"}]
+SANITY_METRICS = [node_of(DlibIdRetrieval), node_of(TDDFAPoseError), node_of(ExpressionError)]
 
 
 def _sanity(celeba_images: Path, shared_weight, tmp_path: Path, swapper) -> dict[str, dict[str, float]]:
@@ -59,7 +67,7 @@ def _sanity(celeba_images: Path, shared_weight, tmp_path: Path, swapper) -> dict
     pytest.importorskip("onnxruntime")
     shared_weight("pose_expression/3ddfa_v2_mb05_120x120.onnx")
     cfg = OmegaConf.create({"device": "cpu", "eval": {
-        "protocol": "folder", "input": str(celeba_images), "num_pairs": NUM_PAIRS, "seed": 0,
+        "protocol": node_of(FolderProtocol, input=str(celeba_images), num_pairs=NUM_PAIRS, seed=0),
         "batch_size": 12, "save_grid": False, "metrics": SANITY_METRICS}})
     records = run(cfg, swapper, tmp_path)
     assert all(r["status"] == "ok" and r["num_samples"] == NUM_PAIRS for r in records)

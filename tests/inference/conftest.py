@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def train_tiny_checkpoint(run_dir: Path) -> Path:
     """Train ``faceshifter_vanilla debug=tiny`` for one step into ``run_dir``; return last.ckpt."""
-    from reliableswap.training import train
+    from reliableswap.apps.train import train
 
     register_resolvers()
     overrides = ["experiment=faceshifter_vanilla", "debug=tiny", "trainer.max_steps=1", f"paths.output_dir={run_dir}",

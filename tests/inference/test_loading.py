@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from reliableswap.inference.loading import CheckpointFormatError, load_swapper
-from reliableswap.inference.swapper import Swapper
+from reliableswap.swapping import Swapper
 
 
 def test_lightning_checkpoint_loads_as_a_batched_swapper(tiny_ckpt):

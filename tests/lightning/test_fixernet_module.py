@@ -82,7 +82,7 @@ def _compose(overrides: list[str]):
 
 
 def test_experiment_builds_the_released_fixernet_through_the_generic_entry(tmp_path: Path) -> None:
-    from reliableswap.training import build_module
+    from reliableswap.apps.train import build_module
 
     cfg = _compose(["experiment=fixernet", f"data.root={tmp_path}", "model.num_classes=10"])
     assert cfg.model.margin.s == 64.0 and cfg.model.margin.m == 0.5 and cfg.model.lr == 0.1
@@ -95,7 +95,7 @@ def test_experiment_builds_the_released_fixernet_through_the_generic_entry(tmp_p
 
 
 def test_experiment_with_debug_tiny_trains(tmp_path: Path, celeba_images: Path) -> None:
-    from reliableswap.training import train
+    from reliableswap.apps.train import train
 
     cfg = _compose(["experiment=fixernet", "debug=tiny", f"paths.output_dir={tmp_path}", "data.max_identities=40"])
     result = train(cfg)

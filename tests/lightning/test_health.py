@@ -89,7 +89,7 @@ def test_a_saturated_discriminator_is_reported(caplog):
 def test_monitored_tiny_run_logs_health_with_an_independent_judge(tmp_path, shared_weight):
     pytest.importorskip("dlib")
     shared_weight("recognition/mobilefacenet_arcface.pt")
-    from tests.test_training import _train
+    from tests.apps.test_train import _train
 
     result = _train(tmp_path, "trainer.max_steps=2", "callbacks.health.every_n_steps=1", "callbacks.health.num_pairs=4",
                     "callbacks.health.pose=false", "data.val_fraction=0.01")

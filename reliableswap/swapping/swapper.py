@@ -1,8 +1,9 @@
 """The one interface inference and evaluation use: swap aligned faces.
 
 Everything that can produce a swap — a trained checkpoint, a released generator file, or an
-evaluation sanity baseline (``copy_target``, ``copy_source_aligned``) — implements
-:class:`Swapper`, so the image/video pipeline and the benchmark protocols never care which.
+evaluation sanity baseline (``baseline=copy_target``, ``baseline=copy_source_aligned``) —
+implements :class:`Swapper`, so the image/video pipeline and the benchmark protocols never care
+which.
 """
 
 from __future__ import annotations

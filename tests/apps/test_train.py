@@ -14,7 +14,7 @@ from hydra.errors import ConfigCompositionException
 
 from reliableswap.config import register_resolvers
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "configs"
 MOBILEFACENET = "recognition/mobilefacenet_arcface.pt"
 
@@ -31,7 +31,7 @@ def _compose(overrides: list[str]):
 
 
 def _train(run_dir: Path, *overrides: str, experiment: str = "faceshifter_vanilla"):
-    from reliableswap.training import train
+    from reliableswap.apps.train import train
 
     cfg = _compose([f"experiment={experiment}", "debug=tiny", f"paths.output_dir={run_dir}", *overrides])
     assert cfg.task_name == experiment
@@ -146,7 +146,7 @@ def test_triplet_experiments_train_on_built_triplets(tmp_path, built_triplets, e
     """The issue contract: experiment=<name> debug=tiny data.triplets=DIR trainer.max_steps=N."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from reliableswap.training import train
+    from reliableswap.apps.train import train
 
     cfg = _compose([
         f"experiment={experiment}", "debug=tiny", f"data.triplets={built_triplets}", "trainer.max_steps=3",
@@ -167,7 +167,7 @@ def test_triplet_experiments_train_on_built_triplets(tmp_path, built_triplets, e
 
 
 def test_init_weights_starts_from_another_checkpoint(tmp_path):
-    from reliableswap.training import build_module, load_init_weights
+    from reliableswap.apps.train import build_module, load_init_weights
 
     first = _train(tmp_path / "a", "trainer.max_steps=1")
     module = build_module(_compose(["experiment=faceshifter_vanilla", "debug=tiny", f"paths.output_dir={tmp_path / 'b'}"]))
@@ -182,7 +182,7 @@ def test_init_weights_takes_a_float16_export_by_registry_name(tmp_path, monkeypa
     import importlib.util
 
     from reliableswap import weights
-    from reliableswap.training import build_module, load_init_weights
+    from reliableswap.apps.train import build_module, load_init_weights
 
     first = _train(tmp_path / "a", "trainer.max_steps=1")
     spec = importlib.util.spec_from_file_location("export_reference", REPO / "scripts" / "export_reference.py")

@@ -72,7 +72,7 @@ def test_help_describes_the_usage():
     proc = subprocess.run([sys.executable, "test.py", "--help"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0
     for text in ("ckpt=CKPT source=IMAGE target=IMAGE|DIR|VIDEO output=PATH", "faces=largest|all|reference",
-                 "eval=PROTOCOL", "face_analyzer:", "ffmpeg"):
+                 "eval=PROTOCOL", "face_analyzer:", "ffmpeg", "baseline=copy_target", "baseline:"):
         assert text in proc.stdout
 
 
@@ -130,7 +130,7 @@ def short_talking_video(tmp_path_factory, talking_video) -> Path:
 
 
 def test_video_keeps_frames_fps_size_and_audio(tiny_ckpt, wild, scrfd, short_talking_video, tmp_path):
-    from reliableswap.inference.images import run_from_config
+    from reliableswap.apps.test import run_from_config
 
     out = tmp_path / "swapped.mp4"
     cfg = _compose([f"ckpt={tiny_ckpt}", f"source={wild / '_portraits' / 'taylor.png'}", f"target={short_talking_video}",
@@ -161,7 +161,7 @@ def test_audio_step_says_when_ffmpeg_is_missing(tmp_path, monkeypatch):
 
 
 def test_source_without_a_face_fails_the_run_with_a_report(tiny_ckpt, scrfd, target_folder, tmp_path):
-    from reliableswap.inference.images import run_from_config
+    from reliableswap.apps.test import run_from_config
 
     cfg = _compose([f"ckpt={tiny_ckpt}", f"source={target_folder / 'noface.png'}", f"target={target_folder / 'noface.png'}",
                     f"output={tmp_path / 'o.png'}", "device=cpu", "face_analyzer=scrfd"])
@@ -171,7 +171,7 @@ def test_source_without_a_face_fails_the_run_with_a_report(tiny_ckpt, scrfd, tar
 
 
 def test_eval_is_dispatched_to_the_evaluation_runner(tiny_ckpt, tmp_path, monkeypatch):
-    from reliableswap.inference.images import run_from_config
+    from reliableswap.apps.test import run_from_config
 
     calls = []
     fake = types.ModuleType("reliableswap.evaluation.runner")
@@ -179,7 +179,21 @@ def test_eval_is_dispatched_to_the_evaluation_runner(tiny_ckpt, tmp_path, monkey
     monkeypatch.setitem(sys.modules, "reliableswap.evaluation.runner", fake)
     cfg = _compose([f"ckpt={tiny_ckpt}", f"output={tmp_path}", "device=cpu"])
     with open_dict(cfg):
-        cfg.eval = {"protocol": "folder"}
+        cfg.eval = {"protocol": {"_target_": "reliableswap.evaluation.protocols.FolderProtocol"}}
     assert run_from_config(cfg) == 0
     (_, swapper, output_dir), = calls
     assert swapper.size == 64 and output_dir == tmp_path
+
+
+def test_baseline_group_builds_a_swapper_and_model_is_not_a_test_group(tmp_path):
+    from hydra.errors import ConfigCompositionException
+
+    from reliableswap.apps.test import _baseline_node
+    from reliableswap.evaluation.baselines import CopyTarget
+    from reliableswap.inference.loading import build_swapper
+
+    cfg = _compose(["baseline=copy_target", f"output={tmp_path}", "device=cpu"])
+    swapper = build_swapper(cfg.get("ckpt"), _baseline_node(cfg), cfg.device)
+    assert isinstance(swapper, CopyTarget) and swapper.name == "copy_target"
+    with pytest.raises(ConfigCompositionException):
+        _compose(["model=copy_target"])

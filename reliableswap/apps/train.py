@@ -1,4 +1,4 @@
-"""Build everything from a Hydra config and run Lightning's fit loop (the body of ``train.py``)."""
+"""The body of ``python train.py``: build everything from a Hydra config and run Lightning's fit loop."""
 
 from __future__ import annotations
 

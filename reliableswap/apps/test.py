@@ -1,0 +1,110 @@
+"""The body of ``python test.py``: swap faces into files, or evaluate a swapper on a protocol.
+
+``run_from_config(cfg)`` takes the composed ``configs/test.yaml`` and returns the process exit
+code. What to swap with is ``ckpt=PATH`` (a checkpoint, :mod:`reliableswap.inference.loading`)
+or ``baseline=NAME`` (an evaluation sanity baseline, ``configs/baseline/``). With ``eval=PROTOCOL``
+the swapper is handed to :func:`reliableswap.evaluation.runner.run`; otherwise the inference
+pipeline (:mod:`reliableswap.inference.images`, :mod:`reliableswap.inference.video`) swaps
+``source`` into ``target`` and writes a JSON run report.
+
+Exit codes: 0 the run finished (errors of single inputs are in the report); 1 the run failed as
+a whole (no source face, missing target, every input failed); 2 a usage error (missing key).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import OmegaConf
+
+from reliableswap.inference.images import (
+    SwapPipeline,
+    SwapSettings,
+    default_report_path,
+    kind_of,
+    run_inference,
+    settings_dict,
+)
+from reliableswap.inference.loading import build_swapper
+from reliableswap.inference.report import RunReport
+from reliableswap.swapping import resolve_device
+
+log = logging.getLogger(__name__)
+
+__all__ = ["run_from_config"]
+
+
+def _logged_settings(cfg: Any) -> SwapSettings:
+    return SwapSettings(faces=cfg.faces, batch_size=int(cfg.batch_size),
+                        reference_threshold=float(cfg.reference_threshold), color=cfg.color,
+                        feather=float(cfg.feather), mask_scale=float(cfg.mask_scale), min_face=float(cfg.min_face))
+
+
+def _baseline_node(cfg: Any) -> dict[str, Any] | None:
+    node = cfg.get("baseline")
+    return OmegaConf.to_container(node, resolve=True) if node is not None else None
+
+
+def _evaluate(cfg: Any) -> int:
+    """``eval=PROTOCOL``: benchmark the swapper; the runner writes its own results."""
+    if cfg.get("output") is None:
+        log.error("eval needs output=DIR")
+        return 2
+    swapper = build_swapper(cfg.get("ckpt"), _baseline_node(cfg), cfg.device)
+    try:
+        from reliableswap.evaluation.runner import run as run_eval
+    except ImportError as exc:
+        log.error("evaluation is not available in this checkout (reliableswap.evaluation.runner: %s)", exc)
+        return 1
+    run_eval(cfg, swapper, Path(cfg.output))  # failures raise
+    return 0
+
+
+def _swap_files(cfg: Any) -> int:
+    """``source=... target=... output=...``: swap into an image, a folder or a video; report."""
+    settings = _logged_settings(cfg)
+    device = resolve_device(cfg.device)
+    swapper = build_swapper(cfg.get("ckpt"), _baseline_node(cfg), device)
+    analyzer = hydra.utils.instantiate(cfg.face_analyzer)
+    parser = hydra.utils.instantiate(cfg.parser) if cfg.get("parser") is not None else None
+    identity = None
+    if settings.faces == "reference" and cfg.get("identity") is not None:
+        identity = hydra.utils.instantiate(cfg.identity).to(device).eval()
+    pipeline = SwapPipeline(swapper, analyzer, settings, parser=parser, identity=identity, device=device)
+
+    source, target, output = Path(cfg.source), Path(cfg.target), Path(cfg.output)
+    report_path = Path(cfg.report) if cfg.get("report") else default_report_path(output, target.is_dir() or kind_of(output) == "other")
+    report = RunReport(swapper=str(getattr(swapper, "name", type(swapper).__name__)), device=str(device),
+                       analyzer=analyzer.name, source=str(source), target=str(target), output=str(output),
+                       settings={**settings_dict(settings), "parser": type(parser).__name__ if parser else None,
+                                 "video": OmegaConf.to_container(cfg.video, resolve=True)})
+    video_opts = OmegaConf.to_container(cfg.video, resolve=True)
+    run_inference(pipeline, source, target, output, report, video_options=video_opts,
+                  reference=Path(cfg.reference) if cfg.get("reference") else None)
+    report.write(report_path)
+    summary = report.summary()
+    log.info("done: %d swapped, %d passed through (no face), %d errors, %d skipped; report: %s",
+             summary["swapped"], summary["passthrough"], summary["error"], summary["skipped"], report_path)
+    if report.error:
+        log.error("run failed: %s (report: %s)", report.error, report_path)
+    return 0 if report.ok else 1
+
+
+def run_from_config(cfg: Any) -> int:
+    """``python test.py ...``: build everything from the composed ``configs/test.yaml``; exit code.
+
+    0: the run finished and at least one input was processed (errors of single inputs are in the
+    report); 1: the run failed as a whole (no source face, missing target, every input failed);
+    2: a usage error (missing required key).
+    """
+    if cfg.get("eval") is not None:
+        return _evaluate(cfg)
+    missing = [k for k in ("source", "target", "output") if cfg.get(k) is None]
+    if missing:
+        log.error("missing %s; usage: python test.py ckpt=CKPT source=IMAGE target=IMAGE|DIR|VIDEO output=PATH "
+                  "(python test.py --help)", ", ".join(f"{k}=..." for k in missing))
+        return 2
+    return _swap_files(cfg)
