@@ -1,5 +1,7 @@
 """LightningModule for FaceShifter-style swap training (manual optimization: G step, then D step).
 
+Batches arrive as typed :class:`~reliableswap.data.batch.TrainingBatch` records (``pick_batch``).
+
 Device, precision and distribution are Lightning's job: nothing here names a device, so the same
 module runs on CPU, one GPU with bf16/fp16 mixed precision, or DDP across nodes.
 """
@@ -17,7 +19,7 @@ from torch import Tensor, nn
 
 import numpy as np
 
-from reliableswap.data.triplets import pick_batch
+from reliableswap.data.batch import TrainingBatch, pick_batch
 from reliableswap.losses.adversarial import HingeAdversarialLoss
 from reliableswap.losses.faceshifter import FaceShifterGeneratorLoss, SwapForward
 from reliableswap.losses.masks import SwapLossMasks
@@ -229,7 +231,7 @@ class FaceSwapModule(pl.LightningModule):
 
     def train_iteration(
         self,
-        batch: Mapping[str, Any],
+        batch: TrainingBatch,
         opt_g: Any,
         opt_d: Any,
         backward: Callable[[Tensor], None],
@@ -241,22 +243,22 @@ class FaceSwapModule(pl.LightningModule):
         ``Tensor.backward``). Each network's parameters stop requiring gradients while the other
         one is updated, so no gradient is computed that would be thrown away.
         """
-        source, target = self._images(batch["source"]), self._images(batch["target"])
-        masks = SwapLossMasks.from_same_flags(batch["same"])
+        source, target = self._images(batch.source), self._images(batch.target)
+        masks = SwapLossMasks.from_same_flags(batch.same)
 
         self.discriminator.requires_grad_(False)
         out = self.generator_forward(source, target)
         terms = self.g_loss(out, masks, self.parts)
-        if "reference" in batch:
-            reference = self._images(batch["reference"])
+        if batch.reference is not None and batch.type_code is not None:
+            reference = self._images(batch.reference)
             with torch.no_grad():
                 z_reference = self.identity(reference)
-            triplet = self.triplet_loss(out.result, reference, out.z_result, z_reference, batch["type_code"], self.parts)
+            triplet = self.triplet_loss(out.result, reference, out.z_result, z_reference, batch.type_code, self.parts)
             terms.update({f"triplet/{k}": v for k, v in triplet.items()})
             terms["total"] = terms["total"] + triplet["total"]
             self.triplet_preview = {
                 "source": source.detach(), "target": target.detach(), "result": out.result.detach(),
-                "reference": reference.detach(), "type_code": batch["type_code"].detach(),
+                "reference": reference.detach(), "type_code": batch.type_code.detach(),
             }
         opt_g.zero_grad(set_to_none=True)
         backward(terms["total"])
@@ -283,18 +285,15 @@ class FaceSwapModule(pl.LightningModule):
         opt_g, opt_d = self.optimizers()
         self.triplet_preview = None
         step = self.global_step  # this iteration's index (the G step below advances global_step)
-        use_triplet = self.is_triplet_step(step)
-        if use_triplet and "triplet" not in batch:
-            raise ValueError("triplet_rate > 0 needs a triplet data module (data.triplets=...)")
-        batch = pick_batch(batch, use_triplet)
-        terms, d_loss, masks = self.train_iteration(batch, opt_g, opt_d, self.manual_backward, _step_without_counting)
+        picked = pick_batch(batch, self.is_triplet_step(step))
+        terms, d_loss, masks = self.train_iteration(picked, opt_g, opt_d, self.manual_backward, _step_without_counting)
         if self.warmup_steps:
             for scheduler in self.lr_schedulers():
                 scheduler.step()
-        batch_size = batch["source"].shape[0]
+        batch_size = picked.size
         scalars = {f"train/g_{k}": v.detach() for k, v in terms.items() if not k.startswith("triplet/")}
         self._log_triplet_terms({f"train/{k}": v for k, v in terms.items() if k.startswith("triplet/")}, step)
-        scalars["train/triplet_step"] = torch.tensor(float("reference" in batch))
+        scalars["train/triplet_step"] = torch.tensor(float(picked.is_triplet))
         scalars["train/d_loss"] = d_loss.detach()
         scalars["train/same_fraction"] = masks.reconstruction.float().mean()
         scalars["train/lr_g"] = torch.tensor(opt_g.param_groups[0]["lr"])
@@ -317,7 +316,8 @@ class FaceSwapModule(pl.LightningModule):
             logger.log_metrics(values, step=step)
 
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
-        source, target = self._images(batch["source"]), self._images(batch["target"])
+        pairs = pick_batch(batch)
+        source, target = self._images(pairs.source), self._images(pairs.target)
         result = self.swap(source, target)
         z_source = self.identity(source)
         similarity = torch.nn.functional.cosine_similarity(self.identity(result), z_source, dim=1)

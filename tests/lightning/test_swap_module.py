@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from reliableswap.data.batch import TrainingBatch
 from reliableswap.lightning.swap_module import FaceSwapModule, frozen_batchnorm_stats
 from reliableswap.models.aei_net import AEINet
 from reliableswap.models.discriminator import MultiScalePatchDiscriminator
@@ -39,13 +40,13 @@ def make_module(**kwargs) -> FaceSwapModule:
     )
 
 
-def batch(n: int = 2, same: bool = False) -> dict[str, torch.Tensor]:
+def batch(n: int = 2, same: bool = False) -> TrainingBatch:
     g = torch.Generator().manual_seed(1)
-    return {
-        "source": torch.rand(n, 3, 32, 32, generator=g) * 2 - 1,
-        "target": torch.rand(n, 3, 32, 32, generator=g) * 2 - 1,
-        "same": torch.full((n,), same),
-    }
+    return TrainingBatch(
+        source=torch.rand(n, 3, 32, 32, generator=g) * 2 - 1,
+        target=torch.rand(n, 3, 32, 32, generator=g) * 2 - 1,
+        same=torch.full((n,), same),
+    )
 
 
 def test_separate_learning_rates_for_generator_identity_layers_and_discriminator():
@@ -90,7 +91,7 @@ def test_passes_over_generated_images_leave_running_statistics_alone():
     module = make_module()
     bns = [m for m in module.generator.modules() if isinstance(m, nn.BatchNorm2d)]
     assert bns
-    target = batch()["target"]
+    target = batch().target
     expected = [(m.running_mean.clone(), m.running_var.clone(), int(m.num_batches_tracked)) for m in bns]
     with torch.no_grad():  # what one real pass does to the statistics, on a copy
         reference = AEINet(id_dim=8, size=32, width=1 / 32)

@@ -161,6 +161,7 @@ def test_face_swap_module_runs_one_simswap_iteration():
     import functools
     import inspect
 
+    from reliableswap.data.batch import TrainingBatch
     from reliableswap.lightning.swap_module import FaceSwapModule
     from reliableswap.models.discriminator import MultiScalePatchDiscriminator
     from reliableswap.models.simswap import SimSwapGenerator
@@ -180,8 +181,8 @@ def test_face_swap_module_runs_one_simswap_iteration():
     )
     assert isinstance(module.g_loss, SimSwapGeneratorLoss)
     opt_g, opt_d = module.configure_optimizers()
-    batch = {"source": torch.rand(2, 3, 32, 32) * 2 - 1, "target": torch.rand(2, 3, 32, 32) * 2 - 1,
-             "same": torch.tensor([True, False])}
+    batch = TrainingBatch(source=torch.rand(2, 3, 32, 32) * 2 - 1, target=torch.rand(2, 3, 32, 32) * 2 - 1,
+                          same=torch.tensor([True, False]))
     terms, d_loss, _ = module.train_iteration(batch, opt_g, opt_d, lambda t: t.backward())
     assert set(terms) == {"adversarial", "identity", "feature_matching", "reconstruction", "total"}
     assert terms["feature_matching"].item() > 0 and torch.isfinite(d_loss)
