@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from reliableswap.losses.adversarial import HingeAdversarialLoss
 from reliableswap.losses.attribute import AttributeLoss
-from reliableswap.losses.identity import IdentityLoss
+from reliableswap.losses.identity import IdentityLoss, split_embedding
 from reliableswap.losses.masks import SwapLossMasks, masked_mean, merge_weights
 from reliableswap.losses.pixel import CycleLoss, ReconstructionLoss
 
@@ -76,11 +76,12 @@ class FaceShifterGeneratorLoss(nn.Module):
         self, out: SwapForward, masks: SwapLossMasks, parts: Mapping[str, slice] | None = None
     ) -> dict[str, Tensor]:
         """``parts`` splits a combined embedding (ArcFace + FixerNet): the identity term scores the
-        ``identity`` part, a ``fixer`` part gets its own term; without parts the whole vector is
-        the identity."""
+        ``identity`` part (without one: the whole vector), a ``fixer`` part gets its own term; see
+        :func:`~reliableswap.losses.identity.split_embedding` with ``fallback="all"``."""
         w = self.weights
         zero = out.result.new_zeros(())
-        id_part = parts["identity"] if parts and "identity" in parts else slice(None)
+        split = split_embedding(parts, out.z_source.shape[1], fallback="all")
+        id_part = split.identity
         terms = {
             "adversarial": w["adversarial"] * self.adversarial.generator(out.fake_outputs),
             "identity": w["identity"]
@@ -94,8 +95,8 @@ class FaceShifterGeneratorLoss(nn.Module):
             if out.cycled is not None
             else zero,
         }
-        if parts and "fixer" in parts:
-            fx = parts["fixer"]
+        if split.fixer is not None:
+            fx = split.fixer
             terms["fixer"] = w["fixer"] * masked_mean(
                 self.identity(out.z_result[:, fx], out.z_source[:, fx].detach()), masks.identity
             )

@@ -18,7 +18,8 @@ Terms and the samples they apply to (masks built per sample, never mutated):
 - ``fixer``: ``1 - cos(Fixer(result), Fixer(source))`` on the FixerNet part of the embedding,
   different-identity pairs; only when the identity encoder's ``parts`` (passed by the module as
   ``loss(out, masks, parts)``, like the FaceShifter loss) has a ``"fixer"`` slice, otherwise the
-  term is skipped and absent from the returned dict.
+  term is skipped and absent from the returned dict (the split: ``split_embedding`` with
+  ``fallback="outside_fixer"``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from torch import Tensor, nn
 
 from reliableswap.losses.adversarial import HingeAdversarialLoss
 from reliableswap.losses.faceshifter import SwapForward
-from reliableswap.losses.identity import IdentityLoss
+from reliableswap.losses.identity import IdentityLoss, split_embedding
 from reliableswap.losses.masks import SwapLossMasks, masked_mean, merge_weights
 from reliableswap.losses.pixel import ReconstructionLoss
 
@@ -44,10 +45,6 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "reconstruction": 10.0,
     "fixer": 0.1,
 }
-
-#: Names of the slices in an identity encoder's ``parts`` (``CombinedIdentityEncoder``).
-IDENTITY_PART = "identity"
-FIXER_PART = "fixer"
 
 
 class WeakFeatureMatchingLoss(nn.Module):
@@ -84,16 +81,6 @@ class WeakFeatureMatchingLoss(nn.Module):
             for f, r in zip(fake[-1 - self.num_layers : -1], real[-1 - self.num_layers : -1]):
                 per_layer.append((f - r.detach()).abs().flatten(1).mean(dim=1))
         return torch.stack(per_layer).mean(dim=0)
-
-
-def _identity_part(parts: Mapping[str, slice], dim: int) -> slice | list[int]:
-    """The embedding dimensions the identity term scores (see ``SimSwapGeneratorLoss.forward``)."""
-    if IDENTITY_PART in parts:
-        return parts[IDENTITY_PART]
-    if FIXER_PART in parts:
-        fixer = set(range(dim)[parts[FIXER_PART]])
-        return [i for i in range(dim) if i not in fixer]
-    return slice(None)
 
 
 class SimSwapGeneratorLoss(nn.Module):
@@ -138,8 +125,8 @@ class SimSwapGeneratorLoss(nn.Module):
                 "target (computed without gradient) for weak feature matching"
             )
         w = self.weights
-        parts = dict(parts or {})
-        id_part = _identity_part(parts, out.z_source.shape[1])
+        split = split_embedding(parts, out.z_source.shape[1], fallback="outside_fixer")
+        id_part = split.identity
         z_source = out.z_source.detach()
         every = torch.ones_like(masks.reconstruction)
         terms = {
@@ -151,8 +138,8 @@ class SimSwapGeneratorLoss(nn.Module):
             "reconstruction": w["reconstruction"]
             * masked_mean(self.reconstruction(out.result, out.target), masks.reconstruction),
         }
-        if FIXER_PART in parts:
-            fixer = parts[FIXER_PART]
+        if split.fixer is not None:
+            fixer = split.fixer
             terms["fixer"] = w["fixer"] * masked_mean(
                 self.identity(out.z_result[:, fixer], z_source[:, fixer]), masks.identity
             )
