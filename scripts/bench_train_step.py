@@ -32,6 +32,7 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 
 from reliableswap.config import register_resolvers  # noqa: E402
 from reliableswap.apps.train import build_module  # noqa: E402
+from reliableswap.data.batch import TrainingBatch  # noqa: E402
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
@@ -90,11 +91,11 @@ def main(argv: list[str] | None = None) -> str:
 
     torch.manual_seed(0)
     n_same = int(round(args.same_fraction * args.batch))
-    batch = {
-        "source": torch.rand(args.batch, 3, size, size, device=device) * 2 - 1,
-        "target": torch.rand(args.batch, 3, size, size, device=device) * 2 - 1,
-        "same": torch.arange(args.batch, device=device) < n_same,
-    }
+    batch = TrainingBatch(
+        source=torch.rand(args.batch, 3, size, size, device=device) * 2 - 1,
+        target=torch.rand(args.batch, 3, size, size, device=device) * 2 - 1,
+        same=torch.arange(args.batch, device=device) < n_same,
+    )
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if args.precision == "bf16" else nullcontext()
 
     def iteration() -> None:

@@ -17,14 +17,14 @@ pose/background, so they get the *same* flip and colour jitter; the source is au
 Mixing is batch-level, as in the paper: the training loader yields ``{"vanilla": batch,
 "triplet": batch}`` every step (Lightning's ``CombinedLoader``, so DDP sharding applies to both),
 and the LightningModule uses the triplet batch on a seeded ``triplet_rate`` share of the steps
-(the same choice on every rank) and the vanilla batch otherwise.
+(the same choice on every rank) and the vanilla batch otherwise (``reliableswap.data.batch.pick_batch``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ import torch
 from pytorch_lightning.utilities import CombinedLoader
 from torch.utils.data import DataLoader, Dataset
 
+from reliableswap.data.batch import TRIPLET, VANILLA
 from reliableswap.data.datamodule import FaceSwapDataModule
 from reliableswap.data.transforms import FaceTransform
 from reliableswap.io.images import read_rgb
@@ -154,11 +155,4 @@ class MixedSwapDataModule(FaceSwapDataModule):
         )
 
     def train_dataloader(self) -> CombinedLoader:
-        return CombinedLoader({"vanilla": super().train_dataloader(), "triplet": self._triplet_loader()}, mode="max_size_cycle")
-
-
-def pick_batch(batch: Mapping[str, Any], use_triplet: bool) -> Mapping[str, Any]:
-    """The batch of this step from a combined ``{"vanilla", "triplet"}`` batch (plain batches pass)."""
-    if "vanilla" not in batch:
-        return batch
-    return batch["triplet"] if use_triplet else batch["vanilla"]
+        return CombinedLoader({VANILLA: super().train_dataloader(), TRIPLET: self._triplet_loader()}, mode="max_size_cycle")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -11,6 +13,7 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from torch import Tensor
 from torchvision.utils import make_grid, save_image
 
+from reliableswap.data.batch import pick_batch
 from reliableswap.io.atomic import atomic_open
 
 log = logging.getLogger(__name__)
@@ -55,10 +58,10 @@ class SwapGridLogger(pl.Callback):
         self._pairs: tuple[Tensor, Tensor] | None = None
         self.last_png: Path | None = None
 
-    def _fixed_pairs(self, trainer: pl.Trainer, batch: dict) -> tuple[Tensor, Tensor]:
+    def _fixed_pairs(self, trainer: pl.Trainer, batch: Mapping[str, Any]) -> tuple[Tensor, Tensor]:
         if self._pairs is None:
-            batch = batch.get("vanilla", batch)  # combined vanilla + triplet loaders
-            source, target = batch["source"], batch["target"]
+            pairs = pick_batch(batch)  # the vanilla part of combined vanilla + triplet loaders
+            source, target = pairs.source, pairs.target
             # the validation pairs, read directly: no extra DataLoader (and worker processes)
             val_dataset = getattr(getattr(trainer, "datamodule", None), "val_dataset", None)
             if val_dataset is not None and len(val_dataset):

@@ -1,4 +1,9 @@
-"""LightningModule for FaceShifter-style swap training (manual optimization: G step, then D step).
+"""LightningModule for swap training (manual optimization: G step, then D step).
+
+Generator-agnostic: the generator (``cfg.model.generator``) and its objective
+(``cfg.loss.generator_loss``) meet through the contract of ``reliableswap.models.contract`` and
+``reliableswap.losses.objective``; the objective runs whatever passes it needs beyond the main one.
+Batches arrive as typed :class:`~reliableswap.data.batch.TrainingBatch` records (``pick_batch``).
 
 Device, precision and distribution are Lightning's job: nothing here names a device, so the same
 module runs on CPU, one GPU with bf16/fp16 mixed precision, or DDP across nodes.
@@ -7,8 +12,7 @@ module runs on CPU, one GPU with bf16/fp16 mixed precision, or DDP across nodes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytorch_lightning as pl
@@ -17,30 +21,14 @@ from torch import Tensor, nn
 
 import numpy as np
 
-from reliableswap.data.triplets import pick_batch
+from reliableswap.data.batch import TrainingBatch, pick_batch
 from reliableswap.losses.adversarial import HingeAdversarialLoss
-from reliableswap.losses.faceshifter import FaceShifterGeneratorLoss, SwapForward
 from reliableswap.losses.masks import SwapLossMasks
+from reliableswap.losses.objective import ObjectiveFactory
 from reliableswap.losses.triplet import TRIPLET_CODES, TripletLoss
+from reliableswap.models.contract import SwapForward, SwapNetworks
 
 log = logging.getLogger(__name__)
-
-
-@contextmanager
-def frozen_batchnorm_stats(module: nn.Module) -> Iterator[None]:
-    """Inside the block, BatchNorm layers of ``module`` in training mode still normalise with the
-    batch's statistics (and pass gradients through them) but leave ``running_mean``/``running_var``
-    unchanged (momentum 0), so passes over generated images do not shift inference statistics."""
-    layers = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
-    saved = [(m.momentum, m.num_batches_tracked.clone()) for m in layers]
-    for m in layers:
-        m.momentum = 0.0
-    try:
-        yield
-    finally:
-        for m, (momentum, count) in zip(layers, saved, strict=True):
-            m.momentum = momentum
-            m.num_batches_tracked.copy_(count)
 
 
 def _step_without_counting(optimizer: Any) -> None:
@@ -61,16 +49,19 @@ def _step_without_counting(optimizer: Any) -> None:
 
 
 class FaceSwapModule(pl.LightningModule):
-    """Trains ``generator(target, z_id) -> (result, attrs)`` against a multi-scale discriminator.
+    """Trains ``generator(target, z_id) -> (result, aux)`` against a multi-scale discriminator.
 
     Args:
         generator: a callable ``id_dim -> nn.Module`` (a Hydra ``_partial_``), so the identity
             dimension comes from the configured identity encoder instead of being repeated in
-            config.
+            config; the module follows :class:`~reliableswap.models.contract.SwapGenerator`.
         discriminator: the patch discriminator.
         identity_encoder: frozen ``images -> (B, D)`` unit vectors with ``embedding_dim``.
-        loss_weights: weights of the generator terms (see ``FaceShifterGeneratorLoss``).
-        perceptual: optional VGG feature loss added to the cycle term.
+        generator_loss: the generator objective's factory (``cfg.loss.generator_loss``, a Hydra
+            ``_partial_``), called as ``generator_loss(weights=loss_weights, perceptual=perceptual)``
+            (see ``reliableswap.losses.objective``).
+        loss_weights: weights of the generator terms (``cfg.loss.weights``).
+        perceptual: optional VGG feature loss, given to the objective and the triplet loss.
         lr, betas: Adam settings (FaceShifter: 1e-4, (0, 0.999) for G and D).
         lr_d: the discriminator's learning rate; ``None`` = ``lr`` (the paper's shared rate).
         identity_lr_scale: multiplies ``lr`` for the generator's identity layers (the ones that
@@ -88,6 +79,7 @@ class FaceSwapModule(pl.LightningModule):
         generator: Callable[..., nn.Module],
         discriminator: nn.Module,
         identity_encoder: nn.Module,
+        generator_loss: ObjectiveFactory,
         loss_weights: Mapping[str, float] | None = None,
         perceptual: nn.Module | None = None,
         lr: float = 1e-4,
@@ -100,17 +92,13 @@ class FaceSwapModule(pl.LightningModule):
         triplet_loss_weights: Mapping[str, float] | None = None,
         triplet_codes: tuple[int, ...] | list[int] = TRIPLET_CODES,
         triplet_seed: int = 0,
-        generator_loss: Callable[..., nn.Module] | None = None,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
         self.identity = identity_encoder
         self.generator = generator(id_dim=int(identity_encoder.embedding_dim))
         self.discriminator = discriminator
-        if generator_loss is None:  # FaceShifter (default, backward compatible)
-            self.g_loss = FaceShifterGeneratorLoss(dict(loss_weights or {}), vgg=perceptual)
-        else:  # a Hydra _partial_ from cfg.loss.generator_loss, e.g. SimSwapGeneratorLoss
-            self.g_loss = generator_loss(weights=dict(loss_weights or {}))
+        self.g_loss = generator_loss(weights=dict(loss_weights or {}), perceptual=perceptual)
         self.adversarial = HingeAdversarialLoss()
         self.triplet_loss = TripletLoss(dict(triplet_loss_weights or {}), codes=tuple(triplet_codes), vgg=perceptual)
         self.parts: dict[str, slice] | None = getattr(identity_encoder, "parts", None)
@@ -194,42 +182,19 @@ class FaceSwapModule(pl.LightningModule):
         return result
 
     # -- training -----------------------------------------------------------------------------
+    @property
+    def nets(self) -> SwapNetworks:
+        """The current generator, identity encoder and discriminator (read on every call, so a
+        wrapped network, e.g. ``torch.compile``, is the one used)."""
+        return SwapNetworks(generator=self.generator, identity=self.identity, discriminator=self.discriminator)
+
     def generator_forward(self, source: Tensor, target: Tensor) -> SwapForward:
-        """One generator pass with everything the FaceShifter losses need."""
-        with torch.no_grad():
-            z_source = self.identity(source)
-            z_target = self.identity(target)
-        result, target_attrs = self.generator(target, z_source)
-        # Losses declare what they need (FaceShifter: everything, less the terms weighted 0;
-        # SimSwap: no cycle/attributes, but D's features of the real target for feature matching).
-        # The passes over *generated* images normalise with their own batch statistics but do not
-        # move the running statistics that inference uses (those describe real targets only).
-        with frozen_batchnorm_stats(self.generator):
-            result_attrs = self.generator.attributes(result) if getattr(self.g_loss, "needs_attributes", True) else []
-            cycled = None
-            if getattr(self.g_loss, "needs_cycle", True):
-                # Cycle: put the target's own identity back onto the (detached) result.
-                cycled, _ = self.generator(result.detach(), z_target)
-        z_result = self.identity(result)
-        real_outputs = None
-        if getattr(self.g_loss, "needs_real_outputs", False):
-            with torch.no_grad():
-                real_outputs = self.discriminator(target)
-        return SwapForward(
-            target=target,
-            result=result,
-            z_source=z_source,
-            z_result=z_result,
-            target_attrs=target_attrs,
-            result_attrs=result_attrs,
-            cycled=cycled,
-            fake_outputs=self.discriminator(result),
-            real_outputs=real_outputs,
-        )
+        """The main generator pass plus the passes the objective asks for (its ``extra_passes``)."""
+        return self.nets.forward(source, target, self.g_loss.extra_passes)
 
     def train_iteration(
         self,
-        batch: Mapping[str, Any],
+        batch: TrainingBatch,
         opt_g: Any,
         opt_d: Any,
         backward: Callable[[Tensor], None],
@@ -241,22 +206,22 @@ class FaceSwapModule(pl.LightningModule):
         ``Tensor.backward``). Each network's parameters stop requiring gradients while the other
         one is updated, so no gradient is computed that would be thrown away.
         """
-        source, target = self._images(batch["source"]), self._images(batch["target"])
-        masks = SwapLossMasks.from_same_flags(batch["same"])
+        source, target = self._images(batch.source), self._images(batch.target)
+        masks = SwapLossMasks.from_same_flags(batch.same)
 
         self.discriminator.requires_grad_(False)
         out = self.generator_forward(source, target)
         terms = self.g_loss(out, masks, self.parts)
-        if "reference" in batch:
-            reference = self._images(batch["reference"])
+        if batch.reference is not None and batch.type_code is not None:
+            reference = self._images(batch.reference)
             with torch.no_grad():
                 z_reference = self.identity(reference)
-            triplet = self.triplet_loss(out.result, reference, out.z_result, z_reference, batch["type_code"], self.parts)
+            triplet = self.triplet_loss(out.result, reference, out.z_result, z_reference, batch.type_code, self.parts)
             terms.update({f"triplet/{k}": v for k, v in triplet.items()})
             terms["total"] = terms["total"] + triplet["total"]
             self.triplet_preview = {
                 "source": source.detach(), "target": target.detach(), "result": out.result.detach(),
-                "reference": reference.detach(), "type_code": batch["type_code"].detach(),
+                "reference": reference.detach(), "type_code": batch.type_code.detach(),
             }
         opt_g.zero_grad(set_to_none=True)
         backward(terms["total"])
@@ -283,18 +248,15 @@ class FaceSwapModule(pl.LightningModule):
         opt_g, opt_d = self.optimizers()
         self.triplet_preview = None
         step = self.global_step  # this iteration's index (the G step below advances global_step)
-        use_triplet = self.is_triplet_step(step)
-        if use_triplet and "triplet" not in batch:
-            raise ValueError("triplet_rate > 0 needs a triplet data module (data.triplets=...)")
-        batch = pick_batch(batch, use_triplet)
-        terms, d_loss, masks = self.train_iteration(batch, opt_g, opt_d, self.manual_backward, _step_without_counting)
+        picked = pick_batch(batch, self.is_triplet_step(step))
+        terms, d_loss, masks = self.train_iteration(picked, opt_g, opt_d, self.manual_backward, _step_without_counting)
         if self.warmup_steps:
             for scheduler in self.lr_schedulers():
                 scheduler.step()
-        batch_size = batch["source"].shape[0]
+        batch_size = picked.size
         scalars = {f"train/g_{k}": v.detach() for k, v in terms.items() if not k.startswith("triplet/")}
         self._log_triplet_terms({f"train/{k}": v for k, v in terms.items() if k.startswith("triplet/")}, step)
-        scalars["train/triplet_step"] = torch.tensor(float("reference" in batch))
+        scalars["train/triplet_step"] = torch.tensor(float(picked.is_triplet))
         scalars["train/d_loss"] = d_loss.detach()
         scalars["train/same_fraction"] = masks.reconstruction.float().mean()
         scalars["train/lr_g"] = torch.tensor(opt_g.param_groups[0]["lr"])
@@ -317,7 +279,8 @@ class FaceSwapModule(pl.LightningModule):
             logger.log_metrics(values, step=step)
 
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
-        source, target = self._images(batch["source"]), self._images(batch["target"])
+        pairs = pick_batch(batch)
+        source, target = self._images(pairs.source), self._images(pairs.target)
         result = self.swap(source, target)
         z_source = self.identity(source)
         similarity = torch.nn.functional.cosine_similarity(self.identity(result), z_source, dim=1)

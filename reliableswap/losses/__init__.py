@@ -1,4 +1,10 @@
-"""Loss families, one module each; every loss returns per-sample values of shape (B,)."""
+"""Loss families, one module each; every loss returns per-sample values of shape (B,).
+
+The generator objectives (``faceshifter``, ``simswap``; chosen by ``configs/loss/<name>.yaml:
+generator_loss``) follow the contract of :mod:`reliableswap.losses.objective`: each runs the extra
+passes it needs and returns its weighted terms. ``identity.split_embedding`` splits a combined
+(ArcFace + FixerNet) embedding for all of them.
+"""
 
 from reliableswap.losses.adversarial import HingeAdversarialLoss
 from reliableswap.losses.attribute import AttributeLoss

@@ -1,11 +1,12 @@
 """The SimSwap generator objective: the weighted sum of per-sample, masked terms.
 
-Same call signature as :class:`~reliableswap.losses.faceshifter.FaceShifterGeneratorLoss`
-(``loss(out, masks) -> dict``), so the LightningModule can pick either by config. SimSwap has no
-attribute or cycle term; it keeps attributes with *weak feature matching* instead: an L1 between
-the discriminator's deep intermediate features of the result and of the real target. It needs
-``out.real_outputs`` (the discriminator's per-scale features of the real *target*), which the
-module computes only for losses whose :attr:`~SimSwapGeneratorLoss.needs_real_outputs` is true.
+A generator objective like :class:`~reliableswap.losses.faceshifter.FaceShifterGeneratorLoss`
+(the contract of ``reliableswap.losses.objective``), chosen by config (``loss=simswap``). SimSwap
+has no attribute or cycle term, so it runs no extra generator pass; it keeps attributes with *weak
+feature matching* instead: an L1 between the discriminator's deep intermediate features of the
+result and of the real target. Its :meth:`~SimSwapGeneratorLoss.extra_passes` computes the latter
+(``out.extra.real_outputs``: the discriminator's per-scale features of the real *target*, without
+gradient).
 
 Terms and the samples they apply to (masks built per sample, never mutated):
 
@@ -18,22 +19,24 @@ Terms and the samples they apply to (masks built per sample, never mutated):
 - ``fixer``: ``1 - cos(Fixer(result), Fixer(source))`` on the FixerNet part of the embedding,
   different-identity pairs; only when the identity encoder's ``parts`` (passed by the module as
   ``loss(out, masks, parts)``, like the FaceShifter loss) has a ``"fixer"`` slice, otherwise the
-  term is skipped and absent from the returned dict.
+  term is skipped and absent from the returned dict (the split: ``split_embedding`` with
+  ``fallback="outside_fixer"``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from reliableswap.losses.adversarial import HingeAdversarialLoss
-from reliableswap.losses.faceshifter import SwapForward
-from reliableswap.losses.identity import IdentityLoss
+from reliableswap.losses.identity import IdentityLoss, split_embedding
 from reliableswap.losses.masks import SwapLossMasks, masked_mean, merge_weights
 from reliableswap.losses.pixel import ReconstructionLoss
+from reliableswap.models.contract import SwapForward, SwapNetworks
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +48,14 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "fixer": 0.1,
 }
 
-#: Names of the slices in an identity encoder's ``parts`` (``CombinedIdentityEncoder``).
-IDENTITY_PART = "identity"
-FIXER_PART = "fixer"
+
+@dataclass
+class SimSwapPasses:
+    """The SimSwap objective's pass beyond the main one (``SwapForward.extra``): ``real_outputs``,
+    the discriminator's per-scale features of the real target (no gradient), for weak feature
+    matching."""
+
+    real_outputs: list | None
 
 
 class WeakFeatureMatchingLoss(nn.Module):
@@ -86,16 +94,6 @@ class WeakFeatureMatchingLoss(nn.Module):
         return torch.stack(per_layer).mean(dim=0)
 
 
-def _identity_part(parts: Mapping[str, slice], dim: int) -> slice | list[int]:
-    """The embedding dimensions the identity term scores (see ``SimSwapGeneratorLoss.forward``)."""
-    if IDENTITY_PART in parts:
-        return parts[IDENTITY_PART]
-    if FIXER_PART in parts:
-        fixer = set(range(dim)[parts[FIXER_PART]])
-        return [i for i in range(dim) if i not in fixer]
-    return slice(None)
-
-
 class SimSwapGeneratorLoss(nn.Module):
     """Returns a dict of the weighted scalar terms plus ``total`` (their sum).
 
@@ -105,18 +103,15 @@ class SimSwapGeneratorLoss(nn.Module):
             :class:`WeakFeatureMatchingLoss`).
     """
 
-    #: The module must put the discriminator's features of the real target in ``out.real_outputs``.
-    needs_real_outputs = True
-    #: SimSwap has no cycle or attribute term: the module may skip those forward passes.
-    needs_cycle = False
-    needs_attributes = False
-
     def __init__(
         self,
         weights: Mapping[str, float] | None = None,
         feature_matching_layers: int = 2,
+        perceptual: nn.Module | None = None,
     ) -> None:
         super().__init__()
+        if perceptual is not None:
+            raise ValueError("the SimSwap loss has no perceptual term: set loss.perceptual=null")
         self.weights = merge_weights(DEFAULT_WEIGHTS, weights, "loss")
         self.adversarial = HingeAdversarialLoss()
         self.identity = IdentityLoss()
@@ -124,22 +119,27 @@ class SimSwapGeneratorLoss(nn.Module):
         self.reconstruction = ReconstructionLoss()
         log.debug("SimSwap loss weights %s, %d feature-matching layers", self.weights, feature_matching_layers)
 
+    def extra_passes(self, nets: SwapNetworks, target: Tensor, result: Tensor) -> SimSwapPasses:
+        """The discriminator's features of the real target, without gradient (no generator pass)."""
+        with torch.no_grad():
+            return SimSwapPasses(real_outputs=nets.discriminator(target))
+
     def forward(
-        self, out: SwapForward, masks: SwapLossMasks, parts: Mapping[str, slice] | None = None
+        self, out: SwapForward[SimSwapPasses], masks: SwapLossMasks, parts: Mapping[str, slice] | None = None
     ) -> dict[str, Tensor]:
         """``parts`` is the identity encoder's ``name -> slice`` split of a combined embedding
         (ArcFace + FixerNet): the identity term scores the ``identity`` part (or, without one, every
         dimension outside ``fixer``), a ``fixer`` part gets its own term; without parts the whole
         vector is the identity and the FixerNet term is skipped (absent from the dict)."""
-        real_outputs = getattr(out, "real_outputs", None)
+        real_outputs = getattr(out.extra, "real_outputs", None)
         if real_outputs is None:
             raise ValueError(
-                "SimSwapGeneratorLoss needs out.real_outputs: the discriminator's features of the real "
-                "target (computed without gradient) for weak feature matching"
+                "SimSwapGeneratorLoss needs out.extra.real_outputs: the discriminator's features of the "
+                "real target (computed without gradient by extra_passes) for weak feature matching"
             )
         w = self.weights
-        parts = dict(parts or {})
-        id_part = _identity_part(parts, out.z_source.shape[1])
+        split = split_embedding(parts, out.z_source.shape[1], fallback="outside_fixer")
+        id_part = split.identity
         z_source = out.z_source.detach()
         every = torch.ones_like(masks.reconstruction)
         terms = {
@@ -151,8 +151,8 @@ class SimSwapGeneratorLoss(nn.Module):
             "reconstruction": w["reconstruction"]
             * masked_mean(self.reconstruction(out.result, out.target), masks.reconstruction),
         }
-        if FIXER_PART in parts:
-            fixer = parts[FIXER_PART]
+        if split.fixer is not None:
+            fixer = split.fixer
             terms["fixer"] = w["fixer"] * masked_mean(
                 self.identity(out.z_result[:, fixer], z_source[:, fixer]), masks.identity
             )

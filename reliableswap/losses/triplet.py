@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from reliableswap.losses.identity import IdentityLoss
+from reliableswap.losses.identity import IdentityLoss, split_embedding
 from reliableswap.losses.masks import masked_mean, merge_weights
 from reliableswap.losses.pixel import per_sample_l1
 
@@ -35,7 +35,9 @@ class TripletLoss(nn.Module):
     """``forward(result, reference, z_result, z_reference, type_codes) -> dict of weighted terms``.
 
     ``parts`` maps embedding parts to slices (``{"identity": slice(0, 512), "fixer": slice(512, 640)}``);
-    without it the whole embedding is the identity part and there is no FixerNet term.
+    without it the whole embedding is the identity part and there is no FixerNet term (the split
+    of :func:`~reliableswap.losses.identity.split_embedding` with ``fallback="all"``, as in the
+    FaceShifter loss).
     ``vgg`` is an optional perceptual module; without it the VGG term is absent (not zero).
     """
 
@@ -62,7 +64,8 @@ class TripletLoss(nn.Module):
     ) -> dict[str, Tensor]:
         w = self.weights
         mask = triplet_mask(type_codes, self.codes)
-        id_part = parts["identity"] if parts and "identity" in parts else slice(None)
+        split = split_embedding(parts, z_result.shape[1], fallback="all")
+        id_part = split.identity
         terms = {
             "pixel": w["pixel"] * masked_mean(per_sample_l1(result, reference), mask),
             "identity": w["identity"]
@@ -70,8 +73,8 @@ class TripletLoss(nn.Module):
         }
         if self.vgg is not None:
             terms["vgg"] = w["vgg"] * masked_mean(self.vgg(result, reference), mask)
-        if parts and "fixer" in parts:
-            fx = parts["fixer"]
+        if split.fixer is not None:
+            fx = split.fixer
             terms["fixer"] = w["fixer"] * masked_mean(self.identity(z_result[:, fx], z_reference[:, fx].detach()), mask)
         terms["total"] = sum(terms.values())
         return terms

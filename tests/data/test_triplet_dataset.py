@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from reliableswap.data.transforms import FaceTransform
-from reliableswap.data.triplets import CODE_COLUMNS, TripletDataset, pick_batch
+from reliableswap.data.triplets import CODE_COLUMNS, TripletDataset
 from reliableswap.io.triplets_csv import TripletsNotFoundError
 
 COLOURS = {"source": 40, "target": 90, "output_st": 160, "output_ts": 220}
@@ -68,10 +68,3 @@ def test_missing_or_empty_triplets_are_clear_errors(tmp_path):
         TripletDataset(tmp_path)
     with pytest.raises(ValueError, match="subset"):
         TripletDataset(_fake_triplets(tmp_path), codes=[1])
-
-
-def test_pick_batch():
-    combined = {"vanilla": {"x": 0}, "triplet": {"x": 1}}
-    assert pick_batch(combined, True) == {"x": 1}
-    assert pick_batch(combined, False) == {"x": 0}
-    assert pick_batch({"x": 2}, True) == {"x": 2}

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from reliableswap.losses import AttributeLoss, HingeAdversarialLoss, IdentityLoss, SwapLossMasks
-from reliableswap.losses.faceshifter import FaceShifterGeneratorLoss, SwapForward
+from reliableswap.losses.faceshifter import FaceShifterGeneratorLoss, FaceShifterPasses
+from reliableswap.models.contract import SwapForward
 
 
 def _forward(batch: int = 2) -> SwapForward:
@@ -17,9 +18,8 @@ def _forward(batch: int = 2) -> SwapForward:
         result=leaf(batch, 3, 8, 8),
         z_source=torch.nn.functional.normalize(torch.randn(batch, 16), dim=1),
         z_result=leaf(batch, 16),
-        target_attrs=[torch.randn(batch, 4, 2, 2), torch.randn(batch, 2, 4, 4)],
-        result_attrs=[leaf(batch, 4, 2, 2), leaf(batch, 2, 4, 4)],
-        cycled=leaf(batch, 3, 8, 8),
+        aux=[torch.randn(batch, 4, 2, 2), torch.randn(batch, 2, 4, 4)],  # the target's attributes
+        extra=FaceShifterPasses(result_attrs=[leaf(batch, 4, 2, 2), leaf(batch, 2, 4, 4)], cycled=leaf(batch, 3, 8, 8)),
         fake_outputs=[[torch.randn(batch, 1, 3, 3, requires_grad=True)]],
     )
 
@@ -37,8 +37,8 @@ def test_same_pair_gets_reconstruction_only_and_different_pair_identity_and_attr
     terms = FaceShifterGeneratorLoss()(out, masks)
     assert _grad_rows(terms["reconstruction"], out.result) == [True, False]
     assert _grad_rows(terms["identity"], out.z_result) == [False, True]
-    assert _grad_rows(terms["attribute"], out.result_attrs[0]) == [False, True]
-    assert _grad_rows(terms["cycle"], out.cycled) == [True, True]
+    assert _grad_rows(terms["attribute"], out.extra.result_attrs[0]) == [False, True]
+    assert _grad_rows(terms["cycle"], out.extra.cycled) == [True, True]
     assert set(terms) == {"adversarial", "identity", "attribute", "reconstruction", "cycle", "total"}
     assert terms["total"].item() == pytest.approx(sum(v.item() for k, v in terms.items() if k != "total"), rel=1e-6)
 

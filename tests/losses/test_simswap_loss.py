@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from reliableswap.losses import SwapLossMasks
-from reliableswap.losses.faceshifter import SwapForward
-from reliableswap.losses.simswap import SimSwapGeneratorLoss, WeakFeatureMatchingLoss
+from reliableswap.losses.simswap import SimSwapGeneratorLoss, SimSwapPasses, WeakFeatureMatchingLoss
+from reliableswap.models.contract import SwapForward
 
 
 def _features(batch: int, requires_grad: bool, scales: int = 2, layers: int = 4) -> list[list[torch.Tensor]]:
@@ -23,19 +23,16 @@ def _features(batch: int, requires_grad: bool, scales: int = 2, layers: int = 4)
 def _forward(batch: int = 2, id_dim: int = 16) -> SwapForward:
     torch.manual_seed(0)
     leaf = lambda *shape: torch.randn(*shape, requires_grad=True)  # noqa: E731
-    out = SwapForward(
+    return SwapForward(
         target=torch.randn(batch, 3, 8, 8),
         result=leaf(batch, 3, 8, 8),
         z_source=F.normalize(torch.randn(batch, id_dim), dim=1),
         z_result=leaf(batch, id_dim),
-        target_attrs=[],
-        result_attrs=[],
-        cycled=None,  # SimSwap has no cycle term
+        aux=[],
         fake_outputs=_features(batch, requires_grad=True),
+        # set like the objective's extra pass does: D(target) without grad
+        extra=SimSwapPasses(real_outputs=_features(batch, requires_grad=False)),
     )
-    # Until SwapForward grows the field, it is set like the module will: D(target) without grad.
-    out.real_outputs = _features(batch, requires_grad=False)
-    return out
 
 
 def _grad_rows(loss: torch.Tensor, tensor: torch.Tensor) -> list[bool]:
@@ -108,7 +105,7 @@ def test_feature_matching_is_zero_for_identical_features_and_checks_structure():
 
 def test_missing_real_outputs_is_a_clear_error():
     out = _forward()
-    out.real_outputs = None
+    out.extra.real_outputs = None
     with pytest.raises(ValueError, match="real_outputs"):
         SimSwapGeneratorLoss()(out, SwapLossMasks.from_same_flags(torch.tensor([False, False])))
 
@@ -161,6 +158,7 @@ def test_face_swap_module_runs_one_simswap_iteration():
     import functools
     import inspect
 
+    from reliableswap.data.batch import TrainingBatch
     from reliableswap.lightning.swap_module import FaceSwapModule
     from reliableswap.models.discriminator import MultiScalePatchDiscriminator
     from reliableswap.models.simswap import SimSwapGenerator
@@ -180,8 +178,8 @@ def test_face_swap_module_runs_one_simswap_iteration():
     )
     assert isinstance(module.g_loss, SimSwapGeneratorLoss)
     opt_g, opt_d = module.configure_optimizers()
-    batch = {"source": torch.rand(2, 3, 32, 32) * 2 - 1, "target": torch.rand(2, 3, 32, 32) * 2 - 1,
-             "same": torch.tensor([True, False])}
+    batch = TrainingBatch(source=torch.rand(2, 3, 32, 32) * 2 - 1, target=torch.rand(2, 3, 32, 32) * 2 - 1,
+                          same=torch.tensor([True, False]))
     terms, d_loss, _ = module.train_iteration(batch, opt_g, opt_d, lambda t: t.backward())
     assert set(terms) == {"adversarial", "identity", "feature_matching", "reconstruction", "total"}
     assert terms["feature_matching"].item() > 0 and torch.isfinite(d_loss)
