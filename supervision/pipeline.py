@@ -32,11 +32,12 @@ from torch import Tensor, nn
 
 from reliableswap.data.transforms import images_to_uint8 as to_uint8
 from reliableswap.data.transforms import uint8_to_images
+from reliableswap.faces.color import linear_color_transfer
+from reliableswap.faces.parsing.labels import region_mask
+from reliableswap.faces.parsing.protocol import FaceParser
 from supervision.analysis import ALIGNED_BOX_SCORE
 from supervision.blend import blend_masks, laplacian_pyramid_blend
-from supervision.color import linear_color_transfer
-from supervision.parsing.labels import region_mask
-from supervision.protocols import DetectedFace, Enhancer, FaceAnalyzer, FaceParser, Inpainter, Reenactor
+from supervision.protocols import DetectedFace, Enhancer, FaceAnalyzer, Inpainter, Reenactor
 from supervision.quality import image_collapsed, is_near_copy
 from supervision.reshape import reshape_face
 

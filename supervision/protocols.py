@@ -8,7 +8,7 @@ Conventions shared by all stages:
   the same S x S crop;
 - masks are float tensors (B, 1, S, S) in [0, 1] (1 = inside);
 - label maps are int64 tensors (B, S, S) in the canonical label set of
-  :mod:`supervision.parsing.labels` (the CelebAMask-HQ order of the shared masks).
+  :mod:`reliableswap.faces.parsing.labels` (the CelebAMask-HQ order of the shared masks).
 
 Image processing inside a stage is batched torch, so the pipeline runs on GPU and CPU alike.
 Face analysis (detection + landmarks) is per image on numpy arrays because its offline
@@ -57,13 +57,6 @@ class Reenacted:
 @runtime_checkable
 class Reenactor(Protocol):
     def reenact(self, source: Tensor, driving: Tensor, source_landmarks: Tensor, driving_landmarks: Tensor) -> Reenacted: ...
-
-
-@runtime_checkable
-class FaceParser(Protocol):
-    """Per-pixel face-part labels (canonical label set)."""
-
-    def parse(self, images: Tensor, landmarks: Tensor) -> Tensor: ...
 
 
 @runtime_checkable

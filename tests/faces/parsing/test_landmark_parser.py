@@ -10,9 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from supervision.parsing.labels import ID
-from supervision.parsing.landmark_parser import LandmarkFaceParser, fill_polygons
-from supervision.protocols import FaceParser
+from reliableswap.faces.parsing.labels import ID
+from reliableswap.faces.parsing.landmark_parser import LandmarkFaceParser, fill_polygons
+from reliableswap.faces.parsing.protocol import FaceParser
 
 log = logging.getLogger(__name__)
 
