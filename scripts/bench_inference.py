@@ -62,7 +62,7 @@ def bench_swaps(swapper, device: torch.device, batches: list[int], seconds: floa
 
 def bench_video(swapper, device: torch.device, video: Path, source: Path, frames: int, batch: int) -> None:
     from reliableswap.data.image_io import read_rgb
-    from reliableswap.inference.align import build_face_analyzer
+    from reliableswap.faces.factory import build_face_analyzer
     from reliableswap.inference.images import SwapPipeline, SwapSettings
     from reliableswap.inference.video import swap_video
 

@@ -6,9 +6,9 @@ appends one row per finished pair to ``OUT/triplets.csv`` and one per rejected p
 ``OUT/failures.csv`` (pair, stage, reason). ``shard=i/n`` splits the pairs between processes or
 nodes without overlap; ``resume=true`` (default) skips recorded pairs, so a killed run finishes
 by rerunning the same command. ``debug=true`` (alias of ``debug_snapshots=true``) tiles every stage of the first ``debug_pairs``
-pairs into ``OUT/debug/<pair_id>.png``. Stage backends are config groups: ``analyzer``,
-``reenactor``, ``parser``, ``inpainter``, ``enhancer``, ``identity`` (quality filter).
-See configs/build_triplets.yaml.
+pairs into ``OUT/debug/<pair_id>.png``. Stage backends are config groups: ``face_analyzer``
+(shared with test.py; the builder's settings for it are in build_triplets.yaml), ``reenactor``,
+``parser``, ``inpainter``, ``enhancer``, ``identity`` (quality filter). See configs/build_triplets.yaml.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def build(cfg: DictConfig) -> dict[str, float]:
     settings = SynthesisSettings(**OmegaConf.to_container(cfg.settings, resolve=True))
     inst = hydra.utils.instantiate
     synth = TripletSynthesizer(
-        analyzer=inst(cfg.analyzer),
+        analyzer=inst(cfg.face_analyzer),
         reenactor=inst(cfg.reenactor),
         parser=inst(cfg.parser),
         inpainter=inst(cfg.inpainter),
@@ -131,7 +131,10 @@ def build(cfg: DictConfig) -> dict[str, float]:
         device=device,
     )
     cache = _ImageCache(synth, root, settings.work_size)
-    meta = {g: _backend_name(cfg, g) for g in ("analyzer", "reenactor", "parser", "inpainter", "enhancer", "identity")}
+    # The analyzer column names the class that ran (face_analyzer's _target_ is a factory, and
+    # face_analyzer=auto may pick either backend): DlibAnalyzer | ScrfdAnalyzer.
+    meta = {"analyzer": type(synth.analyzer).__name__}
+    meta |= {g: _backend_name(cfg, g) for g in ("reenactor", "parser", "inpainter", "enhancer", "identity")}
     counts = {"built": 0, "failed": 0}
     start = time.perf_counter()
     progress = tqdm(total=len(todo), desc=f"triplets {shard}", unit="pair", dynamic_ncols=True)

@@ -11,8 +11,9 @@ Conventions shared by all stages:
   :mod:`reliableswap.faces.parsing.labels` (the CelebAMask-HQ order of the shared masks).
 
 Image processing inside a stage is batched torch, so the pipeline runs on GPU and CPU alike.
-Face analysis (detection + landmarks) is per image on numpy arrays because its offline
-backends (dlib, MediaPipe, ONNX detectors) are CPU libraries.
+Face analysis (detection + landmarks) and face parsing are the face layer's protocols
+(:class:`reliableswap.faces.face.FaceAnalyzer`, per image on numpy arrays because its offline
+backends are CPU libraries; :class:`reliableswap.faces.parsing.protocol.FaceParser`).
 """
 
 from __future__ import annotations
@@ -20,29 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-import numpy as np
 from torch import Tensor
-
-
-@dataclass(frozen=True)
-class DetectedFace:
-    """One face found in an image (pixel coordinates of that image)."""
-
-    box: np.ndarray  # (4,) float32: x0, y0, x1, y1
-    score: float
-    landmarks68: np.ndarray  # (68, 2) float32, iBUG order
-
-    @property
-    def area(self) -> float:
-        x0, y0, x1, y1 = self.box
-        return float(max(0.0, x1 - x0) * max(0.0, y1 - y0))
-
-
-@runtime_checkable
-class FaceAnalyzer(Protocol):
-    """Detection + 68-point landmarks. Returns faces largest first; empty list when none."""
-
-    def analyze(self, rgb: np.ndarray) -> list[DetectedFace]: ...
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """Inference: load a swapper, swap faces into images, folders and videos (``python test.py``).
 
+Face detection, FFHQ alignment/cropping, parsing and colour transfer live in :mod:`reliableswap.faces`.
+
 - :mod:`.swapper`: the :class:`Swapper` protocol (aligned crops in, swapped crops out);
 - :mod:`.loading`: ``load_swapper(ckpt, device)`` and the registry of checkpoint formats;
-- :mod:`.align`: face analysers (SCRFD / dlib, 5 keypoints) and FFHQ alignment;
 - :mod:`.paste`: masks, colour matching and the inverse warp back into the image;
 - :mod:`.images`: :class:`SwapPipeline`, image/folder runs, the ``test.py`` body;
 - :mod:`.video`: streaming video swapping with landmark smoothing and audio copy;
@@ -11,7 +12,7 @@
 
 from reliableswap.inference.swapper import Swapper
 
-__all__ = ["Swapper", "load_swapper", "SwapPipeline", "SwapSettings", "build_face_analyzer", "run_from_config"]
+__all__ = ["Swapper", "load_swapper", "SwapPipeline", "SwapSettings", "run_from_config"]
 
 
 def __getattr__(name: str):  # heavy modules (hydra, OpenCV, ONNX) load on first use only
@@ -23,8 +24,4 @@ def __getattr__(name: str):  # heavy modules (hydra, OpenCV, ONNX) load on first
         from reliableswap.inference import images
 
         return getattr(images, name)
-    if name == "build_face_analyzer":
-        from reliableswap.inference.align import build_face_analyzer
-
-        return build_face_analyzer
     raise AttributeError(name)

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from reliableswap.faces.alignment import FFHQ_TEMPLATE_5PT
-from reliableswap.inference.align import crop_region
+from reliableswap.faces.cropping import crop_region
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from reliableswap.inference.align import Face
+from reliableswap.faces.face import Face
 from reliableswap.inference.report import FrameReport, InputReport
 
 log = logging.getLogger(__name__)
