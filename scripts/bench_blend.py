@@ -22,8 +22,8 @@ from collections.abc import Callable
 
 import torch
 
+from reliableswap.faces.color import linear_color_transfer
 from supervision.blend import laplacian_pyramid_blend
-from supervision.color import linear_color_transfer
 from supervision.inpaint import DiffusionInpainter
 
 

@@ -61,7 +61,7 @@ def bench_swaps(swapper, device: torch.device, batches: list[int], seconds: floa
 
 
 def bench_video(swapper, device: torch.device, video: Path, source: Path, frames: int, batch: int) -> None:
-    from reliableswap.inference.align import build_face_analyzer
+    from reliableswap.faces.factory import build_face_analyzer
     from reliableswap.inference.images import SwapPipeline, SwapSettings
     from reliableswap.inference.video import swap_video
     from reliableswap.io.images import read_rgb

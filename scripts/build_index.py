@@ -112,9 +112,9 @@ def build(args: argparse.Namespace) -> tuple[list[IndexRow], list[tuple[str, str
     candidates = scan_folder(args.root, skip_private=args.skip_private, read_sizes=False)
     detector = None
     if args.check_faces:
-        from reliableswap.faces.dlib_detector import DlibFaceDetector
+        from reliableswap.faces.dlib_detector import DlibDetector
 
-        detector = DlibFaceDetector(upsample=args.upsample)
+        detector = DlibDetector(upsample=args.upsample)
     quality_kind = args.quality
     if quality_kind == "auto":
         quality_kind = "detection" if args.check_faces else "sharpness"
@@ -140,7 +140,7 @@ def build(args: argparse.Namespace) -> tuple[list[IndexRow], list[tuple[str, str
                 skipped.append((row.path, NO_FACE))
                 continue
             if quality_kind == "detection":
-                quality = round(faces[0].score, 4)
+                quality = round(faces[0][1], 4)  # score of the largest box
         if quality_kind == "sharpness":
             quality = round(sharpness(rgb), 2)
         kept.append(IndexRow(row.path, row.identity, quality, int(width), int(height)))

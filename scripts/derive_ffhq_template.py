@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from reliableswap import paths
-from reliableswap.faces.scrfd import ScrfdDetector
+from reliableswap.faces.scrfd import ScrfdAnalyzer
 
 log = logging.getLogger("derive_ffhq_template")
 
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     if not files:
         log.error("no images in %s", args.images)
         return 1
-    detector = ScrfdDetector(det_size=args.det_size, pad=args.pad)
+    detector = ScrfdAnalyzer(det_size=args.det_size, pad=args.pad)
 
     points: list[np.ndarray] = []
     failed: list[str] = []
@@ -63,11 +63,11 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(path.name)
             continue
         h, w = bgr.shape[:2]
-        face = detector.largest(bgr)  # the crop has one centred face
-        if face is None:
+        faces = detector.detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))  # the crop has one centred face
+        if not faces:
             failed.append(path.name)
             continue
-        k = face.keypoints
+        k = faces[0].kps
         # Continuous normalised coordinates: (0, 0) is the crop's top-left corner, (1, 1) its
         # bottom-right corner; a detector's pixel coordinate x (pixel centres at integers) is
         # (x + 0.5) / size. This is what makes the template exact at any crop size.

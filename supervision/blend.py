@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from supervision.parsing.labels import HAIR, INNER_FACE, region_mask
+from reliableswap.faces.parsing.labels import HAIR, INNER_FACE, region_mask
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,9 @@ appends one row per finished pair to ``OUT/triplets.csv`` and one per rejected p
 nodes without overlap; ``resume=true`` (default) skips recorded pairs, so a killed run finishes
 by rerunning the same command. ``debug_snapshots=true`` tiles every stage of the first
 ``debug_pairs`` pairs into ``OUT/debug/<pair_id>.png``. Stage backends are config groups:
-``analyzer``, ``builder/reenactor``, ``parser``, ``builder/inpainter``, ``builder/enhancer``,
-``identity`` (quality filter). See configs/build_triplets.yaml.
+``face_analyzer`` (shared with test.py; the builder's settings for it are in build_triplets.yaml),
+``builder/reenactor``, ``parser``, ``builder/inpainter``, ``builder/enhancer``, ``identity``
+(quality filter). See configs/build_triplets.yaml.
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ def build(cfg: DictConfig) -> dict[str, float]:
     settings = SynthesisSettings(**OmegaConf.to_container(cfg.settings, resolve=True))
     inst = hydra.utils.instantiate
     synth = TripletSynthesizer(
-        analyzer=inst(cfg.analyzer),
+        analyzer=inst(cfg.face_analyzer),
         reenactor=inst(cfg.reenactor),
         parser=inst(cfg.parser),
         inpainter=inst(cfg.inpainter),
@@ -130,7 +131,10 @@ def build(cfg: DictConfig) -> dict[str, float]:
         device=device,
     )
     cache = _ImageCache(synth, root, settings.work_size)
-    meta = {g: _backend_name(cfg, g) for g in STAGE_COLUMNS}
+    # The analyzer column names the class that ran (face_analyzer's _target_ is a factory, and
+    # face_analyzer=auto may pick either backend): DlibAnalyzer | ScrfdAnalyzer.
+    meta = {"analyzer": type(synth.analyzer).__name__}
+    meta |= {g: _backend_name(cfg, g) for g in STAGE_COLUMNS if g != "analyzer"}
     counts = {"built": 0, "failed": 0}
     start = time.perf_counter()
     progress = tqdm(total=len(todo), desc=f"triplets {shard}", unit="pair", dynamic_ncols=True)

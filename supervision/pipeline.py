@@ -32,11 +32,12 @@ from torch import Tensor, nn
 
 from reliableswap.data.transforms import images_to_uint8 as to_uint8
 from reliableswap.data.transforms import uint8_to_images
-from supervision.analysis import ALIGNED_BOX_SCORE
+from reliableswap.faces.color import linear_color_transfer
+from reliableswap.faces.face import ALIGNED_BOX_SCORE, Face, FaceAnalyzer
+from reliableswap.faces.parsing.labels import region_mask
+from reliableswap.faces.parsing.protocol import FaceParser
 from supervision.blend import blend_masks, laplacian_pyramid_blend
-from supervision.color import linear_color_transfer
-from supervision.parsing.labels import region_mask
-from supervision.protocols import DetectedFace, Enhancer, FaceAnalyzer, FaceParser, Inpainter, Reenactor
+from supervision.protocols import Enhancer, Inpainter, Reenactor
 from supervision.quality import image_collapsed, is_near_copy
 from supervision.reshape import reshape_face
 
@@ -134,12 +135,15 @@ class TripletSynthesizer:
         self.timer = StageTimer()
 
     # -- per-image analysis ---------------------------------------------------------------------
-    def analyze(self, rgb: np.ndarray) -> DetectedFace:
+    def analyze(self, rgb: np.ndarray) -> Face:
         """Largest face with 68 landmarks; :class:`StageError` when there is none."""
         with self.timer("analysis"):
-            faces = self.analyzer.analyze(rgb)
+            faces = self.analyzer.detect(rgb)
         if not faces:
             raise StageError("analysis", "no face found")
+        if faces[0].landmarks68 is None:
+            raise ValueError(f"triplet synthesis needs 68 landmarks but analyzer {self.analyzer.name} gives none "
+                             "(set landmarks68: true in its face_analyzer settings)")
         return faces[0]
 
     # -- batched synthesis ------------------------------------------------------------------------
@@ -222,7 +226,7 @@ class TripletSynthesizer:
             elif self.identity is not None and s.require_closer_to_source and sim_b[i] >= sim_a[i]:
                 failures[i] = ("quality", f"closer to target identity ({sim_b[i]:.3f}) than to source ({sim_a[i]:.3f})")
             if failures[i] is None and s.require_face:
-                faces = self.analyzer.analyze(result_u8[i])
+                faces = self.analyzer.detect(result_u8[i])
                 score = faces[0].score if faces else None
                 metrics[i]["face_score"] = round(float(score), 4) if score is not None else float("nan")
                 if not faces or score == ALIGNED_BOX_SCORE:  # a fallback box, not a detection

@@ -8,11 +8,12 @@ Conventions shared by all stages:
   the same S x S crop;
 - masks are float tensors (B, 1, S, S) in [0, 1] (1 = inside);
 - label maps are int64 tensors (B, S, S) in the canonical label set of
-  :mod:`supervision.parsing.labels` (the CelebAMask-HQ order of the shared masks).
+  :mod:`reliableswap.faces.parsing.labels` (the CelebAMask-HQ order of the shared masks).
 
 Image processing inside a stage is batched torch, so the pipeline runs on GPU and CPU alike.
-Face analysis (detection + landmarks) is per image on numpy arrays because its offline
-backends (dlib, MediaPipe, ONNX detectors) are CPU libraries.
+Face analysis (detection + landmarks) and face parsing are the face layer's protocols
+(:class:`reliableswap.faces.face.FaceAnalyzer`, per image on numpy arrays because its offline
+backends are CPU libraries; :class:`reliableswap.faces.parsing.protocol.FaceParser`).
 """
 
 from __future__ import annotations
@@ -20,29 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-import numpy as np
 from torch import Tensor
-
-
-@dataclass(frozen=True)
-class DetectedFace:
-    """One face found in an image (pixel coordinates of that image)."""
-
-    box: np.ndarray  # (4,) float32: x0, y0, x1, y1
-    score: float
-    landmarks68: np.ndarray  # (68, 2) float32, iBUG order
-
-    @property
-    def area(self) -> float:
-        x0, y0, x1, y1 = self.box
-        return float(max(0.0, x1 - x0) * max(0.0, y1 - y0))
-
-
-@runtime_checkable
-class FaceAnalyzer(Protocol):
-    """Detection + 68-point landmarks. Returns faces largest first; empty list when none."""
-
-    def analyze(self, rgb: np.ndarray) -> list[DetectedFace]: ...
 
 
 @dataclass
@@ -57,13 +36,6 @@ class Reenacted:
 @runtime_checkable
 class Reenactor(Protocol):
     def reenact(self, source: Tensor, driving: Tensor, source_landmarks: Tensor, driving_landmarks: Tensor) -> Reenacted: ...
-
-
-@runtime_checkable
-class FaceParser(Protocol):
-    """Per-pixel face-part labels (canonical label set)."""
-
-    def parse(self, images: Tensor, landmarks: Tensor) -> Tensor: ...
 
 
 @runtime_checkable

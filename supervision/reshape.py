@@ -27,8 +27,8 @@ import logging
 import torch
 from torch import Tensor
 
+from reliableswap.faces.parsing.labels import INNER_FACE, region_mask
 from supervision.blend import dilate_mask, erode_mask
-from supervision.parsing.labels import INNER_FACE, region_mask
 from supervision.protocols import Inpainter
 
 log = logging.getLogger(__name__)

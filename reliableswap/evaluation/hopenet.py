@@ -10,7 +10,7 @@ the expected value of the softmax, ``3 * sum(softmax(logits) * idx) - 99`` (Hope
 Input: a face crop resized to 224 and ImageNet-normalised. HopeNet was trained on loose crops
 (the detector box enlarged: 1/2 of the width on each side, 3/4 of the height above, 1/4 below, as in
 deep-head-pose's test scripts). :meth:`HopeNetPoseEstimator.estimate` builds that crop from
-dlib's aligned-crop box (:data:`~reliableswap.evaluation.identity_dlib.ALIGNED_BOX`) for FFHQ crops.
+dlib's aligned-crop box (:data:`~reliableswap.faces.calibration.FFHQ_FACE_BOX`) for FFHQ crops.
 
 Weights: registry name ``hopenet`` (``pretrained/pose/hopenet_robust_alpha1.pkl``). Despite the
 ``.pkl`` suffix it is a ``torch.save``'d state dict (legacy, pre-zip format), which
@@ -104,11 +104,11 @@ class HopeNetPoseEstimator:
     def _crop(self, rgb: np.ndarray, box: Sequence[float] | None) -> np.ndarray:
         import cv2
 
-        from reliableswap.evaluation.identity_dlib import ALIGNED_BOX
+        from reliableswap.faces.calibration import ffhq_face_box
 
         h, w = rgb.shape[:2]
         if box is None:
-            box = (ALIGNED_BOX[0] * w, ALIGNED_BOX[1] * h, ALIGNED_BOX[2] * w, ALIGNED_BOX[3] * h)
+            box = tuple(float(v) for v in ffhq_face_box(w, h))
         x0, y0, x1, y1 = hopenet_crop_box(box)
         # Affine warp (zero padding) instead of clipping, so the crop keeps its aspect ratio.
         m = np.array([[224.0 / (x1 - x0), 0.0, -x0 * 224.0 / (x1 - x0)],

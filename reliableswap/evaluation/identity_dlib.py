@@ -17,8 +17,9 @@ those points and compute the descriptor.
 Boxes for FFHQ-style aligned crops (``box_mode="aligned"``): the HOG detector misses about 1-2%
 of aligned crops (and more of synthesised or blurry faces), and in a benchmark a dropped sample
 biases the statistics towards easy faces. Since the crops are aligned, the face box is nearly the
-same for all of them; :data:`ALIGNED_BOX` is the mean HOG box measured on the shared CelebAMask-HQ
-crops, and the 5-point predictor still adapts to the actual face inside it. Use this mode only
+same for all of them; the face layer's one FFHQ-crop calibration
+(:data:`reliableswap.faces.calibration.FFHQ_FACE_BOX`, the mean HOG box measured on the shared
+CelebAMask-HQ crops) gives it, and the 5-point predictor still adapts to the actual face inside it. Use this mode only
 on aligned crops; on unaligned photos it describes whatever lies in the middle of the image.
 """
 
@@ -31,20 +32,16 @@ from typing import Literal
 
 import numpy as np
 
+from reliableswap.faces.calibration import ffhq_face_box
+
 log = logging.getLogger(__name__)
 
-__all__ = ["ALIGNED_BOX", "DESCRIPTOR_DIM", "SAME_PERSON_THRESHOLD", "DlibFaceDescriptor", "face_distance"]
+__all__ = ["DESCRIPTOR_DIM", "SAME_PERSON_THRESHOLD", "DlibFaceDescriptor", "face_distance"]
 
 DESCRIPTOR_DIM = 128
 
 #: dlib's documented decision threshold on the Euclidean descriptor distance.
 SAME_PERSON_THRESHOLD = 0.6
-
-#: Face box (x0, y0, x1, y1) of an FFHQ-style aligned crop as fractions of the crop side (corner
-#: coordinates). Mean dlib HOG box (upsample 0, crops resized to 256) over 296 detections on 300
-#: shared CelebAMask-HQ crops: centre (0.496, 0.596), side 0.575 (std of the side 0.07, which is
-#: mostly the HOG pyramid's scale quantisation); centred horizontally so mirroring is symmetric.
-ALIGNED_BOX: tuple[float, float, float, float] = (0.2125, 0.3085, 0.7875, 0.8835)
 
 BoxMode = Literal["detect", "aligned"]
 
@@ -71,7 +68,7 @@ class DlibFaceDescriptor:
     photos) at ~4x the detection time, so the default 0 suits 256/512 crops and portraits.
     Photos larger than ``max_side`` are shrunk for detection only (the landmarks and the
     descriptor use the full image). ``box_mode="aligned"`` skips detection and uses
-    :data:`ALIGNED_BOX` (never ``None``; for FFHQ-style aligned crops only, see module doc).
+    :func:`~reliableswap.faces.calibration.ffhq_face_box` (never ``None``; for FFHQ-style aligned crops only, see module doc).
     ``num_jitters`` > 0 averages descriptors of randomly jittered chips (dlib's option; more
     stable, that many times slower). Model paths default to the ``face_recognition_models``
     package files.
@@ -101,9 +98,9 @@ class DlibFaceDescriptor:
         self._predictor = dlib.shape_predictor(sp_path)
         self._detector = None
         if box_mode == "detect":
-            from reliableswap.faces.dlib_detector import DlibFaceDetector
+            from reliableswap.faces.dlib_detector import DlibDetector
 
-            self._detector = DlibFaceDetector(upsample=upsample, max_side=max_side)
+            self._detector = DlibDetector(upsample=upsample, max_side=max_side)
         self.box_mode = box_mode
         self.num_jitters = int(num_jitters)
         log.debug("dlib descriptor %s, 5-point predictor %s, box_mode=%s", rec_path, sp_path, box_mode)
@@ -112,13 +109,13 @@ class DlibFaceDescriptor:
         """The box the descriptor will use: largest HOG face, or the fixed aligned box."""
         h, w = rgb.shape[:2]
         if self._detector is None:
-            x0, y0, x1, y1 = ALIGNED_BOX
-            return (x0 * w, y0 * h, x1 * w, y1 * h)
-        faces = self._detector.detect(rgb)
-        if not faces:
+            x0, y0, x1, y1 = (float(v) for v in ffhq_face_box(w, h))
+            return (x0, y0, x1, y1)
+        boxes = self._detector.detect(rgb)
+        if not boxes:
             return None
-        f = faces[0]
-        return (f.x0, f.y0, f.x1, f.y1)
+        x0, y0, x1, y1 = (float(v) for v in boxes[0][0])
+        return (x0, y0, x1, y1)
 
     def describe(self, rgb: np.ndarray, box: Sequence[float] | None = None) -> np.ndarray | None:
         """Descriptor ``(128,)`` float64 of the (largest) face, or ``None`` when none is found.

@@ -238,9 +238,9 @@ class FaceForensicsProtocol(Protocol):
 
     def _get_detector(self) -> Any:
         if self._detector is None:
-            from reliableswap.faces.scrfd import ScrfdDetector
+            from reliableswap.faces.scrfd import ScrfdAnalyzer
 
-            self._detector = ScrfdDetector()
+            self._detector = ScrfdAnalyzer()
         return self._detector
 
     def _extract(self, video: str) -> None:
@@ -262,12 +262,13 @@ class FaceForensicsProtocol(Protocol):
         for k, idx in enumerate(wanted):
             limit = wanted[k + 1] if k + 1 < len(wanted) else len(frames)
             for j in range(idx, limit):
-                face = self._get_detector().largest(frames[j])
-                if face is not None:
+                faces = self._get_detector().detect(cv2.cvtColor(frames[j], cv2.COLOR_BGR2RGB))
+                if faces:
+                    face = faces[0]
                     break
             else:
                 raise RuntimeError(f"{path}: no face found in frames {idx}..{limit - 1}")
-            m = similarity_transform(face.keypoints, template)
+            m = similarity_transform(face.kps, template)
             crop = cv2.warpAffine(frames[j], m, (self.crop_size, self.crop_size), flags=cv2.INTER_LINEAR,
                                   borderMode=cv2.BORDER_REFLECT)
             write_image_atomic(self.path(f"{video}/{k}"), cv2.cvtColor(crop, cv2.COLOR_BGR2RGB))

@@ -4,9 +4,9 @@ The :class:`~reliableswap.swapping.Swapper` protocol (aligned crops in, swapped 
 in :mod:`reliableswap.swapping`, below this package and :mod:`reliableswap.evaluation`; the
 ``test.py`` body that chooses between swapping files and evaluating is
 :mod:`reliableswap.apps.test`. This package never imports :mod:`reliableswap.evaluation`.
+Face detection, FFHQ alignment/cropping, parsing and colour transfer live in :mod:`reliableswap.faces`.
 
 - :mod:`.loading`: ``load_swapper(ckpt, device)`` and the registry of checkpoint formats;
-- :mod:`.align`: face analysers (SCRFD / dlib, 5 keypoints) and FFHQ alignment;
 - :mod:`.paste`: masks, colour matching and the inverse warp back into the image;
 - :mod:`.images`: :class:`SwapPipeline` and image/folder runs;
 - :mod:`.video`: streaming video swapping with landmark smoothing and audio copy;
@@ -15,7 +15,7 @@ in :mod:`reliableswap.swapping`, below this package and :mod:`reliableswap.evalu
 
 from reliableswap.swapping import Swapper
 
-__all__ = ["Swapper", "load_swapper", "SwapPipeline", "SwapSettings", "build_face_analyzer"]
+__all__ = ["Swapper", "load_swapper", "SwapPipeline", "SwapSettings"]
 
 
 def __getattr__(name: str):  # heavy modules (hydra, OpenCV, ONNX) load on first use only
@@ -27,8 +27,4 @@ def __getattr__(name: str):  # heavy modules (hydra, OpenCV, ONNX) load on first
         from reliableswap.inference import images
 
         return getattr(images, name)
-    if name == "build_face_analyzer":
-        from reliableswap.inference.align import build_face_analyzer
-
-        return build_face_analyzer
     raise AttributeError(name)

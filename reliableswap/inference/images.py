@@ -22,8 +22,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from reliableswap.faces.cropping import align_faces
+from reliableswap.faces.face import Face, FaceAnalyzer
 from reliableswap.io.images import IMAGE_SUFFIXES, ImageReadError, read_rgb, write_image_atomic
-from reliableswap.inference.align import Face, FaceAnalyzer, align_faces
 from reliableswap.inference.paste import ColorMode, ellipse_mask, match_color, parsed_face_masks, paste_back
 from reliableswap.data.transforms import images_to_uint8 as to_uint8
 from reliableswap.data.transforms import uint8_to_images as to_tensor
@@ -71,7 +72,7 @@ class SwapPipeline:
 
     Args:
         swapper: any :class:`Swapper` (checkpoint or baseline); its ``size`` sets the crop size.
-        analyzer: face detection with 5 keypoints (:mod:`reliableswap.inference.align`).
+        analyzer: face detection with 5 keypoints (:mod:`reliableswap.faces`).
         settings: face selection, batch size, mask and colour options.
         parser: optional FaceParser; its inner-face mask replaces the template ellipse.
         identity: optional encoder ``(B, 3, S, S) [-1, 1] -> (B, D)`` unit vectors, needed for

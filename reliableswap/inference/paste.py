@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from reliableswap.faces.alignment import FFHQ_TEMPLATE_5PT
-from reliableswap.inference.align import crop_region
+from reliableswap.faces.cropping import crop_region
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def feather_masks(masks: Tensor, sigma: float) -> Tensor:
 
 def parsed_face_masks(parser: object, targets: Tensor, landmarks68: Tensor | None, feather: float) -> Tensor:
     """Inner-face masks (B, 1, S, S) of target crops in [-1, 1] from a FaceParser."""
-    from supervision.parsing import INNER_FACE, region_mask
+    from reliableswap.faces.parsing import INNER_FACE, region_mask
 
     labels = parser.parse(targets, landmarks68)  # type: ignore[attr-defined]
     masks = region_mask(labels, INNER_FACE).to(targets.dtype)
@@ -86,13 +86,13 @@ def match_color(swapped: Tensor, target: Tensor, mask: Tensor, mode: ColorMode =
     """Match the swapped crops' colour statistics inside ``mask`` to the target crops'.
 
     ``mean_std``: per channel mean and standard deviation (robust, never rotates colours);
-    ``linear``: full mean + covariance transfer (``supervision.color.linear_color_transfer``);
+    ``linear``: full mean + covariance transfer (``reliableswap.faces.color.linear_color_transfer``);
     ``none``: unchanged. All (B, 3, S, S) in [-1, 1]; mask (B, 1, S, S).
     """
     if mode == "none":
         return swapped
     if mode == "linear":
-        from supervision.color import linear_color_transfer
+        from reliableswap.faces.color import linear_color_transfer
 
         return linear_color_transfer(swapped, target, mask, mask)
     if mode != "mean_std":

@@ -30,7 +30,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from reliableswap.inference.align import Face
+from reliableswap.faces.face import Face
 from reliableswap.inference.report import FrameReport, InputReport
 
 log = logging.getLogger(__name__)

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from reliableswap.evaluation.identity_dlib import (
-    ALIGNED_BOX,
     SAME_PERSON_THRESHOLD,
     DlibFaceDescriptor,
     face_distance,
 )
+from reliableswap.faces.calibration import FFHQ_FACE_BOX
 from reliableswap.io.images import read_rgb
 
 
@@ -128,7 +128,7 @@ def test_aligned_box_mode_agrees_with_detection(
     assert d_res.mean() < 0.15 and d_flip.mean() < 0.3
     assert d_other.mean() > 0.6
     # the fixed box is where HOG finds aligned faces
-    x0, y0, x1, y1 = ALIGNED_BOX
+    x0, y0, x1, y1 = FFHQ_FACE_BOX
     assert x0 + x1 == pytest.approx(1.0)
     box = descriptor.face_box(imgs[0])
     assert box is not None and abs(box[0] / 256 - x0) < 0.08 and abs(box[3] / 256 - y1) < 0.08

@@ -149,9 +149,9 @@ def test_lower_face_crop_is_rows_56_to_112_cols_28_to_84() -> None:
 @pytest.fixture(scope="module")
 def scrfd(shared_weight: Callable[[str], Path]):
     pytest.importorskip("insightface")
-    from reliableswap.faces.scrfd import ScrfdDetector
+    from reliableswap.faces.scrfd import ScrfdAnalyzer
 
-    return ScrfdDetector(weights_path=shared_weight("detection/scrfd_500m_kps.onnx"))
+    return ScrfdAnalyzer(weights_path=shared_weight("detection/scrfd_500m_kps.onnx"))
 
 
 def test_real_faces_warp_onto_the_arcface_landmarks(celeba_images: Path, scrfd) -> None:
@@ -162,11 +162,11 @@ def test_real_faces_warp_onto_the_arcface_landmarks(celeba_images: Path, scrfd) 
     upscale = 4  # SCRFD is unreliable on 112 px images; detect on a 448 upscale
     errors = []
     for crop in crops:
-        u8 = ((crop.permute(1, 2, 0).numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)[..., ::-1]
+        u8 = ((crop.permute(1, 2, 0).numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)
         big = cv2.resize(u8, (112 * upscale, 112 * upscale), interpolation=cv2.INTER_CUBIC)
-        face = scrfd.largest(big)
-        assert face is not None
-        points = (face.keypoints + 0.5) / upscale - 0.5
+        faces = scrfd.detect(big)
+        assert faces
+        points = (faces[0].kps + 0.5) / upscale - 0.5
         errors.append(np.linalg.norm(points - ARCFACE_TEMPLATE_112, axis=1))
     errors = np.array(errors)
     assert errors[:, :2].mean() < 3.0, errors.round(1)  # eyes

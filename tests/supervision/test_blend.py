@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from reliableswap.faces.parsing.labels import ID
 from supervision.blend import blend_masks, dilate_mask, erode_mask, laplacian_pyramid_blend, max_pyramid_levels
-from supervision.parsing.labels import ID
 
 
 

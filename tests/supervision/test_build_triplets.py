@@ -140,7 +140,7 @@ def test_bad_inputs_become_failures_and_the_run_goes_on(celeba_images, tmp_path)
     stages = {f["stage"] for f in failures}
     assert "load" in stages
     # the gradient has no face: with the aligned-crop fallback off it must fail in analysis
-    _run(_cmd(faces, tmp_path / "out2", "num_pairs=20", "seed=0", "analyzer.assume_aligned_box=false"))
+    _run(_cmd(faces, tmp_path / "out2", "num_pairs=20", "seed=0", "face_analyzer.dlib.assume_aligned_box=false"))
     _, failures2 = _assert_consistent(tmp_path / "out2")
     assert any(f["stage"] == "analysis" and "no_face.png" in f["reason"] for f in failures2)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from reliableswap.faces.parsing.labels import ID
 from supervision.blend import erode_mask
 from supervision.inpaint import DiffusionInpainter, OpenCVInpainter
-from supervision.parsing.labels import ID
 from supervision.reshape import face_region_mask, lower_face_band, reshape_drop_mask, reshape_face
 
 

@@ -29,16 +29,16 @@ def celeba_batch(celeba_images: Path) -> torch.Tensor:
 @pytest.fixture(scope="session")
 def scrfd(shared_weight: Callable[[str], Path]):
     pytest.importorskip("insightface")
-    from reliableswap.faces.scrfd import ScrfdDetector
+    from reliableswap.faces.scrfd import ScrfdAnalyzer
 
-    return ScrfdDetector(weights_path=shared_weight("detection/scrfd_500m_kps.onnx"))
+    return ScrfdAnalyzer(weights_path=shared_weight("detection/scrfd_500m_kps.onnx"))
 
 
 def align_photo(bgr: np.ndarray, scrfd) -> torch.Tensor:
     """Detect the largest face and warp it to the 112 ArcFace crop: [1, 3, 112, 112]."""
-    face = scrfd.largest(bgr)
-    assert face is not None, "no face found"
-    crop = cv2.warpAffine(bgr, estimate_arcface_matrix(face.keypoints), (ARCFACE_SIZE, ARCFACE_SIZE),
+    faces = scrfd.detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    assert faces, "no face found"
+    crop = cv2.warpAffine(bgr, estimate_arcface_matrix(faces[0].kps), (ARCFACE_SIZE, ARCFACE_SIZE),
                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return _bgr_to_tensor(crop)
 

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from reliableswap import weights
-from supervision.parsing.labels import BISENET_TO_CANONICAL
+from reliableswap.faces.parsing.labels import BISENET_TO_CANONICAL
 
 __all__ = ["BiSeNet", "BiSeNetParser"]
 
@@ -178,7 +178,7 @@ class BiSeNet(nn.Module):
 
 
 class BiSeNetParser:
-    """:class:`~supervision.protocols.FaceParser` running the official BiSeNet release.
+    """:class:`~reliableswap.faces.parsing.protocol.FaceParser` running the official BiSeNet release.
 
     Images (B, 3, S, S) in [-1, 1] are resized to ``input_size`` (the release was trained at
     512), ImageNet-normalised and parsed in chunks of ``batch_size``; logits are resized back to

@@ -7,11 +7,11 @@ from collections.abc import Callable
 import pytest
 import torch
 
+from reliableswap.faces.parsing.bisenet import BiSeNet, BiSeNetParser
+from reliableswap.faces.parsing.labels import BISENET_TO_CANONICAL, ID
+from reliableswap.faces.parsing.protocol import FaceParser
 from reliableswap.manifests import count_manifest_params, diff_state_dict
 from reliableswap.weights import MissingWeightsError
-from supervision.parsing.bisenet import BiSeNet, BiSeNetParser
-from supervision.parsing.labels import BISENET_TO_CANONICAL, ID
-from supervision.protocols import FaceParser
 
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from supervision.color import linear_color_transfer, masked_mean_cov
+from reliableswap.faces.color import linear_color_transfer, masked_mean_cov
 
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from supervision.parsing.labels import ID
+from reliableswap.faces.parsing.labels import ID
 
 __all__ = ["LandmarkFaceParser", "fill_polygons"]
 
@@ -77,7 +77,7 @@ def fill_polygons(polygons: Tensor, height: int, width: int) -> Tensor:
 
 
 class LandmarkFaceParser:
-    """:class:`~supervision.protocols.FaceParser` drawing face parts from 68 landmarks.
+    """:class:`~reliableswap.faces.parsing.protocol.FaceParser` drawing face parts from 68 landmarks.
 
     Args (fractions of the eye-centre-to-chin distance D unless said otherwise):
         forehead: how far the brow points are lifted to close the skin region at the top.

@@ -10,9 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from supervision.parsing.labels import ID
-from supervision.parsing.landmark_parser import LandmarkFaceParser, fill_polygons
-from supervision.protocols import FaceParser
+from reliableswap.faces.parsing.labels import ID
+from reliableswap.faces.parsing.landmark_parser import LandmarkFaceParser, fill_polygons
+from reliableswap.faces.parsing.protocol import FaceParser
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +107,8 @@ def test_iou_against_celebamask_ground_truth(celeba_images: Path) -> None:
     pytest.importorskip("dlib", reason="dlib not installed (pip install 'reliableswap[faces]')")
     from PIL import Image
 
+    from reliableswap.faces.dlib_analyzer import DlibAnalyzer
     from reliableswap.io.images import read_rgb
-    from supervision.analysis import DlibAnalyzer
 
     mask_dir = celeba_images.parent / "masks"
     paths = sorted(celeba_images.glob("*.jpg"))[:30]
@@ -119,7 +119,7 @@ def test_iou_against_celebamask_ground_truth(celeba_images: Path) -> None:
         mask_path = mask_dir / f"{path.stem}.png"
         if not mask_path.is_file():
             pytest.skip(f"ground-truth mask not found at {mask_path}")
-        lms.append(analyzer.analyze(read_rgb(path))[0].landmarks68)
+        lms.append(analyzer.detect(read_rgb(path))[0].landmarks68)
         gts.append(np.array(Image.open(mask_path)))  # palette PNG: the indices are the labels
     full = gts[0].shape[0]
     lm = (torch.from_numpy(np.stack(lms)) + 0.5) * size / full - 0.5
