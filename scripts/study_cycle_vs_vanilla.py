@@ -135,10 +135,8 @@ def train_command(run: Run, args: argparse.Namespace) -> list[str]:
     cmd = [
         sys.executable, "train.py", f"experiment=cpu_study_{run.arm}", f"seed={run.seed}",
         f"trainer.max_steps={args.steps}", f"callbacks.health.every_n_steps={args.eval_every}",
+        f"data.triplets={args.out / 'triplets'}", f"paths.output_dir={args.out / 'runs' / run.name}",
     ]
-    if run.arm == "cycle":  # the vanilla arm's data module takes no triplets
-        cmd.append(f"data.triplets={args.out / 'triplets'}")
-    cmd.append(f"paths.output_dir={args.out / 'runs' / run.name}")
     if args.quick:
         cmd += _quick_overrides()
     return cmd

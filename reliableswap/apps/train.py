@@ -36,18 +36,24 @@ def _instantiate_dict(cfg: DictConfig | None) -> list:
 
 
 def build_module(cfg: DictConfig) -> pl.LightningModule:
-    """The LightningModule of ``cfg.model`` with the configured identity encoder and losses."""
-    identity = hydra.utils.instantiate(cfg.identity)
-    perceptual = hydra.utils.instantiate(cfg.loss.perceptual) if cfg.loss.get("perceptual") else None
-    extra = {}
-    if cfg.loss.get("generator_loss") is not None:
-        extra["generator_loss"] = hydra.utils.instantiate(cfg.loss.generator_loss)
-    if cfg.loss.get("triplet") is not None:
-        extra["triplet_loss_weights"] = OmegaConf.to_container(cfg.loss.triplet, resolve=True)
-    weights = OmegaConf.to_container(cfg.loss.weights, resolve=True)
-    module = hydra.utils.instantiate(
-        cfg.model, identity_encoder=identity, loss_weights=weights, perceptual=perceptual, _convert_="all", **extra
-    )
+    """The LightningModule of ``cfg.model`` with the collaborators the config names.
+
+    Each of the identity encoder (``cfg.identity``), the perceptual network
+    (``loss.perceptual``), the generator objective (``loss.generator_loss``), the triplet loss
+    weights (``loss.triplet``) and the loss weights (``loss.weights``) is passed only when the
+    config sets it, so a module that needs none of them (FixerNet) takes no argument for it.
+    """
+    loss = cfg.get("loss") or {}
+    parts = {
+        "identity_encoder": cfg.get("identity"),
+        "perceptual": loss.get("perceptual"),
+        "generator_loss": loss.get("generator_loss"),
+    }
+    extra = {name: hydra.utils.instantiate(node) for name, node in parts.items() if node is not None}
+    for name, key in (("loss_weights", "weights"), ("triplet_loss_weights", "triplet")):
+        if loss.get(key) is not None:
+            extra[name] = OmegaConf.to_container(loss[key], resolve=True)
+    module = hydra.utils.instantiate(cfg.model, _convert_="all", **extra)
     module.build_config = build_config_of(cfg)
     return module
 

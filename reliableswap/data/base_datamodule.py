@@ -11,6 +11,7 @@ thread pool the size of the machine and they would fight over the cores.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from reliableswap.io.index import IndexRow
 from reliableswap.io.rows import load_rows
 
 __all__ = ["FaceDataModule", "FaceDataNotFoundError", "limit_worker_threads"]
+
+log = logging.getLogger(__name__)
 
 
 class FaceDataNotFoundError(FileNotFoundError):
@@ -49,7 +52,15 @@ class FaceDataModule(pl.LightningDataModule):
         persistent_workers: keep workers alive between epochs (only with workers).
         skip_private: ignore ``.``/``_``-prefixed folders and files when scanning ``root``.
         drop_last: drop the last incomplete training batch (then one full batch is required).
+        triplets: output folder of ``supervision.build_triplets``. Only DataModules with
+            ``trains_on_triplets`` read it; the others log that they do not. It is accepted by
+            every DataModule, in this one place, because every experiment is run with the same
+            command line (``experiment=NAME debug=tiny data.triplets=DIR``, the contract of
+            issue 4), vanilla and FixerNet ones included.
     """
+
+    #: Whether this DataModule reads ``triplets`` (set by the subclasses that do).
+    trains_on_triplets = False
 
     def __init__(
         self,
@@ -64,8 +75,12 @@ class FaceDataModule(pl.LightningDataModule):
         persistent_workers: bool = True,
         skip_private: bool = False,
         drop_last: bool = True,
+        triplets: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__()
+        self.triplets = Path(triplets) if triplets else None
+        if self.triplets is not None and not self.trains_on_triplets:
+            log.warning("data.triplets=%s is not used: %s trains without triplets", triplets, type(self).__name__)
         self.root = Path(root)
         self.index = index
         self.batch_size = int(batch_size)

@@ -108,20 +108,20 @@ class MixedSwapDataModule(FaceSwapDataModule):
     ``batch_size``. Validation stays vanilla.
     """
 
+    trains_on_triplets = True
+
     def __init__(
         self,
         *args: Any,
-        triplets: str | os.PathLike[str] | None = None,
         triplet_codes: Sequence[int] = CYCLE_CODES,
         triplet_batch_size: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        if not triplets:
+        if self.triplets is None:
             raise TripletsNotFoundError(
                 "this experiment trains with triplets: set data.triplets=<output folder of supervision.build_triplets>"
             )
-        self.triplets = Path(triplets)
         self.triplet_codes = tuple(int(c) for c in triplet_codes)
         self.triplet_batch_size = int(triplet_batch_size or self.batch_size)
         self.triplet_dataset: TripletDataset | None = None

@@ -15,10 +15,9 @@ threshold on the cosine similarity, computed over all pairs in ``on_validation_e
 logged as ``val/verification_acc`` (+ ``val/verification_threshold``). The threshold is picked on
 the same pairs it is scored on (no k-fold), so the number is slightly optimistic; use many pairs.
 
-Through the generic ``train.py`` entry, :func:`reliableswap.apps.train.build_module` passes
-``identity_encoder``, ``loss_weights`` and ``perceptual``: FixerNet training needs no identity
-encoder nor perceptual loss (``configs/experiment/fixernet.yaml`` sets them to null), and
-``loss_weights["margin"]`` scales the classification loss.
+Through the generic ``train.py`` entry, :func:`reliableswap.apps.train.build_module` passes only
+the collaborators a config names: ``configs/experiment/fixernet.yaml`` names no identity encoder
+and no perceptual loss, and ``loss_weights["margin"]`` scales the classification loss.
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ from typing import Any, Literal
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from reliableswap.faces.alignment import ffhq_to_arcface, lower_face_crop
 from reliableswap.io.atomic import atomic_open
@@ -104,7 +103,6 @@ class FixerNetModule(pl.LightningModule):
         schedule: ``step`` (x0.1 at 10/25, 16/25, 21/25 of training), ``cosine`` or ``constant``.
         warmup: fraction of training with a linear lr warm-up (0 = none, as the original).
         grad_clip: max gradient norm (5 as the original; 0 = off).
-        identity_encoder, perceptual: accepted for the generic entry, must be None (unused).
         loss_weights: ``{"margin": w}`` scales the classification loss (default 1).
     """
 
@@ -122,14 +120,9 @@ class FixerNetModule(pl.LightningModule):
         schedule: Schedule = "step",
         warmup: float = 0.0,
         grad_clip: float = 5.0,
-        identity_encoder: nn.Module | None = None,
         loss_weights: Mapping[str, float] | None = None,
-        perceptual: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        if identity_encoder is not None or perceptual is not None:
-            raise ValueError("FixerNet training uses no identity encoder / perceptual loss: set identity and "
-                             "loss.perceptual to null (configs/experiment/fixernet.yaml does)")
         weights = dict(loss_weights or {})
         unknown = set(weights) - {"margin"}
         if unknown:
@@ -138,7 +131,7 @@ class FixerNetModule(pl.LightningModule):
         self.margin_cfg = {"s": 64.0, "m": 0.5, "easy_margin": False, **dict(margin or {})}
         self.fixer = FixerNet(layers=layers, widths=widths, embedding_dim=embedding_dim)
         self.head: ArcFaceMargin | None = None
-        self.save_hyperparameters(ignore=["identity_encoder", "perceptual"])
+        self.save_hyperparameters()
         if num_classes is not None:
             self._build_head(int(num_classes))
         self._val_similarity: list[Tensor] = []

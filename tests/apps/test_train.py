@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
-from hydra.errors import ConfigCompositionException
 
 from reliableswap.config import register_resolvers
 
@@ -39,16 +38,13 @@ def _train(run_dir: Path, *overrides: str, experiment: str = "faceshifter_vanill
 
 
 @pytest.mark.parametrize("experiment", ["faceshifter_vanilla", "simswap_vanilla", "fixernet"])
-def test_experiments_fast_dev_run(tmp_path, experiment):
-    result = _train(tmp_path, "debug=fdr", experiment=experiment)
+def test_experiments_fast_dev_run(tmp_path, experiment, caplog):
+    # the issue's uniform command line passes data.triplets to every experiment; the DataModules
+    # that train without triplets accept it in one place (FaceDataModule) and say they do not use it
+    with caplog.at_level("WARNING", logger="reliableswap.data.base_datamodule"):
+        result = _train(tmp_path, "debug=fdr", f"data.triplets={tmp_path}", experiment=experiment)
     assert result.global_step == 1
-
-
-@pytest.mark.parametrize("experiment", ["faceshifter_vanilla", "fixernet"])
-def test_experiments_without_triplet_batches_refuse_a_triplet_folder(experiment):
-    # their data modules take no triplets: a folder given to them is a mistake, said at composition
-    with pytest.raises(ConfigCompositionException, match="data.triplets"):
-        _compose([f"experiment={experiment}", "debug=tiny", "data.triplets=/some/dir"])
+    assert "is not used" in caplog.text and "trains without triplets" in caplog.text
 
 
 def test_resume_from_last_checkpoint_continues_at_the_same_step(tmp_path):

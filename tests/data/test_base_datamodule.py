@@ -82,6 +82,16 @@ def test_one_full_batch_is_required_only_with_drop_last(tmp_path):
 
 
 @pytest.mark.parametrize("module", [FaceSwapDataModule, IdentityDataModule])
-def test_modules_without_triplet_batches_take_no_triplet_folder(tmp_path, module):
-    with pytest.raises(TypeError, match="triplets"):
-        module(tmp_path, triplets=str(tmp_path))
+def test_modules_without_triplet_batches_accept_and_report_a_triplet_folder(tmp_path, module, caplog):
+    """One command line for every experiment (data.triplets=DIR): accepted once, in the base, and logged."""
+    with caplog.at_level("WARNING"):
+        dm = module(tmp_path, triplets=str(tmp_path))
+    assert dm.triplets == tmp_path and not dm.trains_on_triplets
+    assert f"data.triplets={tmp_path} is not used: {module.__name__} trains without triplets" in caplog.text
+
+
+def test_the_triplet_module_requires_its_folder(tmp_path):
+    from reliableswap.io.triplets_csv import TripletsNotFoundError
+
+    with pytest.raises(TripletsNotFoundError, match="data.triplets="):
+        MixedSwapDataModule(tmp_path, size=32, batch_size=2, num_workers=0)

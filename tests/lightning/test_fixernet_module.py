@@ -65,7 +65,7 @@ def test_sgd_lr_is_scaled_by_the_global_batch(tmp_path: Path) -> None:
 
 
 def test_rejects_swap_only_inputs() -> None:
-    with pytest.raises(ValueError, match="identity"):
+    with pytest.raises(TypeError, match="identity_encoder"):
         FixerNetModule(num_classes=3, identity_encoder=torch.nn.Identity(), **TINY)
     with pytest.raises(ValueError, match="margin"):
         FixerNetModule(num_classes=3, loss_weights={"identity": 5.0}, **TINY)
