@@ -29,10 +29,35 @@ class TrainResult:
     global_step: int
 
 
+@dataclass
+class Run:
+    """Everything one ``train.py`` run is made of, built from its config by :func:`build_run`."""
+
+    datamodule: pl.LightningDataModule
+    module: pl.LightningModule
+    callbacks: list[pl.Callback]
+    loggers: list
+    trainer: pl.Trainer
+
+
 def _instantiate_dict(cfg: DictConfig | None) -> list:
     if not cfg:
         return []
     return [hydra.utils.instantiate(c) for c in cfg.values() if c is not None and "_target_" in c]
+
+
+def build_run(cfg: DictConfig) -> Run:
+    """DataModule, LightningModule (with ``init_weights`` loaded), callbacks, loggers and Trainer of ``cfg``."""
+    # _convert_="all": plain dicts/lists reach the modules, so their saved hyper-parameters load
+    # with torch.load(weights_only=True) when resuming (no OmegaConf classes in checkpoints).
+    datamodule = hydra.utils.instantiate(cfg.data, seed=cfg.seed, _convert_="all")
+    module = build_module(cfg)
+    if cfg.get("init_weights"):
+        load_init_weights(module, cfg.init_weights)
+    callbacks = _instantiate_dict(cfg.get("callbacks"))
+    loggers = _instantiate_dict(cfg.get("logger"))
+    trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    return Run(datamodule, module, callbacks, loggers, trainer)
 
 
 def build_module(cfg: DictConfig) -> pl.LightningModule:
@@ -96,15 +121,10 @@ def train(cfg: DictConfig) -> TrainResult:
     pl.seed_everything(cfg.seed, workers=True)
     run_dir = Path(cfg.paths.output_dir)
 
-    # _convert_="all": plain dicts/lists reach the modules, so their saved hyper-parameters load
-    # with torch.load(weights_only=True) when resuming (no OmegaConf classes in checkpoints).
-    datamodule = hydra.utils.instantiate(cfg.data, seed=cfg.seed, _convert_="all")
-    module = build_module(cfg)
-    if cfg.get("init_weights"):
-        load_init_weights(module, cfg.init_weights)
-    callbacks = _instantiate_dict(cfg.get("callbacks"))
-    loggers = _instantiate_dict(cfg.get("logger"))
-    trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    run = build_run(cfg)
+    datamodule, module, callbacks, loggers, trainer = (
+        run.datamodule, run.module, run.callbacks, run.loggers, run.trainer
+    )
 
     counts = ", ".join(
         f"{name} {sum(p.numel() for p in child.parameters()) / 1e6:.2f}M"
