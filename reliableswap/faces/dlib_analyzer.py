@@ -26,6 +26,8 @@ __all__ = ["DlibAnalyzer"]
 class DlibAnalyzer:
     """dlib detector (HOG or CNN) + dlib 68-point shape predictor; implements ``FaceAnalyzer``.
 
+    Every face it returns carries 68 landmarks (``landmarks68`` is always true).
+
     Args:
         detector: ``"hog"`` (fast, frontal faces) or ``"cnn"`` (dlib mmod from
             ``face_recognition_models``: better recall, ~1 s per 512 image on one CPU core).
@@ -50,6 +52,7 @@ class DlibAnalyzer:
         predictor_path: str | os.PathLike[str] | None = None,
         cnn_path: str | os.PathLike[str] | None = None,
     ) -> None:
+        self.landmarks68 = True
         self._predict = ShapePredictor(predictor_path)
         self._detector = DlibDetector(detector, upsample=upsample, max_side=detect_max_side,
                                       threshold=threshold, cnn_path=cnn_path)

@@ -58,10 +58,12 @@ class Face:
 class FaceAnalyzer(Protocol):
     """``detect(rgb uint8 HxWx3) -> faces, largest first`` (empty list when none).
 
-    ``name`` identifies the backend in run reports (e.g. ``scrfd_500m_kps``, ``dlib_hog``).
+    ``name`` identifies the backend in run reports (e.g. ``scrfd_500m_kps``, ``dlib_hog``);
+    ``landmarks68`` says whether the faces it returns carry 68 iBUG landmarks.
     """
 
     name: str
+    landmarks68: bool
 
     def detect(self, rgb: np.ndarray) -> list[Face]: ...
 

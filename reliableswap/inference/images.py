@@ -74,7 +74,8 @@ class SwapPipeline:
         swapper: any :class:`Swapper` (checkpoint or baseline); its ``size`` sets the crop size.
         analyzer: face detection with 5 keypoints (:mod:`reliableswap.faces`).
         settings: face selection, batch size, mask and colour options.
-        parser: optional FaceParser; its inner-face mask replaces the template ellipse.
+        parser: optional FaceParser; its inner-face mask replaces the template ellipse (one that
+            ``needs_landmarks68`` needs an analyzer whose ``landmarks68`` is true, else ValueError).
         identity: optional encoder ``(B, 3, S, S) [-1, 1] -> (B, D)`` unit vectors, needed for
             ``faces=reference`` (defaults to ``swapper.embed`` when the swapper has one).
         device: where crops are swapped (``None``: the swapper's device, else CPU).
@@ -92,9 +93,9 @@ class SwapPipeline:
         self._ellipse = ellipse_mask(self.size, self.settings.feather, self.settings.mask_scale)
         self._source: torch.Tensor | None = None
         self._reference: torch.Tensor | None = None
-        if parser is not None and type(parser).__name__ == "LandmarkFaceParser" and analyzer.name.startswith("scrfd"):
-            raise ValueError("parser=landmarks needs 68-point landmarks: use face_analyzer=dlib with it "
-                             "(or parser=bisenet)")
+        if parser is not None and parser.needs_landmarks68 and not analyzer.landmarks68:
+            raise ValueError(f"parser=landmarks needs 68-point landmarks, which face analyzer {analyzer.name} does not "
+                             "give: use face_analyzer=dlib, face_analyzer.scrfd.landmarks68=true or parser=bisenet")
 
     # -- identities --------------------------------------------------------------------------------
     def _crop_of_largest(self, rgb: np.ndarray, what: str) -> torch.Tensor:

@@ -52,6 +52,7 @@ def test_check_rgb_returns_contiguous() -> None:
 def test_protocol_and_fallback_score() -> None:
     class Stub:
         name = "stub"
+        landmarks68 = False
 
         def detect(self, rgb: np.ndarray) -> list[Face]:
             return []

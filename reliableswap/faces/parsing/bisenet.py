@@ -191,6 +191,8 @@ class BiSeNetParser:
             ``None`` = follow the input images' device (the pipeline's ``device``).
     """
 
+    needs_landmarks68 = False
+
     def __init__(
         self,
         weights_path: str | os.PathLike[str] | None = None,

@@ -87,6 +87,8 @@ class LandmarkFaceParser:
         nose_widen: nostril-base points 31/35 pushed outwards by this fraction of their distance.
     """
 
+    needs_landmarks68 = True
+
     def __init__(
         self,
         forehead: float = 0.35,
