@@ -41,6 +41,13 @@ log = logging.getLogger("supervision.build_triplets")
 #: Config groups only the builder uses (configs/builder/<group>/, each option ``# @package <group>``).
 BUILDER_GROUPS = ("reenactor", "inpainter", "enhancer")
 
+#: Command-line keys that were renamed by the config restructuring (old -> new spelling).
+RENAMED_KEYS = {
+    **{group: f"builder/{group}" for group in BUILDER_GROUPS},
+    "analyzer": "face_analyzer",
+    "debug": "debug_snapshots",
+}
+
 class _ImageCache:
     """Loaded + analysed faces by path (each image is used by several pairs); failures cached too."""
 
@@ -72,6 +79,21 @@ class _ImageCache:
         except StageError as err:
             return StageError(err.stage, f"{row.path}: {err.reason}")
         return rgb, face.landmarks68.astype(np.float32)
+
+
+def renamed_key_error(overrides: list[str]) -> str | None:
+    """A one-line message for the first command-line override that uses a renamed key, else ``None``.
+
+    ``reenactor=lia`` (now ``builder/reenactor=lia``), ``analyzer=scrfd`` (now
+    ``face_analyzer=scrfd``) and ``debug=true`` (now ``debug_snapshots=true``) would otherwise
+    end in a Hydra traceback, or, with a ``+`` prefix, be added to the config and ignored.
+    """
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        key = key.lstrip("+~")
+        if sep and key in RENAMED_KEYS:
+            return f"{key}= was renamed: use {RENAMED_KEYS[key]}={value} (python -m supervision.build_triplets --help)"
+    return None
 
 
 def check_builder_groups(cfg: DictConfig) -> None:
@@ -232,5 +254,11 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    import sys
+
+    problem = renamed_key_error(sys.argv[1:])
+    if problem:
+        print(f"supervision.build_triplets: error: {problem}", file=sys.stderr)
+        sys.exit(2)
     register_resolvers()
     main()

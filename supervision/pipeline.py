@@ -124,6 +124,14 @@ class TripletSynthesizer:
         settings: SynthesisSettings | None = None,
         device: str | torch.device = "cpu",
     ) -> None:
+        stages = {"face_analyzer": (analyzer, FaceAnalyzer), "reenactor": (reenactor, Reenactor),
+                  "parser": (parser, FaceParser), "inpainter": (inpainter, Inpainter)}
+        if enhancer is not None:
+            stages["enhancer"] = (enhancer, Enhancer)
+        for stage, (backend, protocol) in stages.items():
+            if not isinstance(backend, protocol):
+                raise TypeError(f"{stage}: {type(backend).__name__} does not implement {protocol.__name__} "
+                                f"(check the {stage} config's _target_)")
         self.analyzer = analyzer
         self.reenactor = reenactor
         self.parser = parser

@@ -44,6 +44,17 @@ RUN_GROUPS = {"experiment", "debug", "model", "debug/model"}
 TINY = ["debug=tiny"]
 
 
+def _protocols() -> dict[str, type]:
+    """The protocol the node at each package must implement (checked on the built object)."""
+    from reliableswap.faces.face import FaceAnalyzer
+    from reliableswap.faces.parsing.protocol import FaceParser
+    from reliableswap.swapping import Swapper
+    from supervision.protocols import Enhancer, Inpainter, Reenactor
+
+    return {"face_analyzer": FaceAnalyzer, "parser": FaceParser, "reenactor": Reenactor,
+            "inpainter": Inpainter, "enhancer": Enhancer, "baseline": Swapper}
+
+
 def _compose(entry: str, overrides: list[str], hydra_cfg: bool = False) -> DictConfig:
     register_resolvers()
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
@@ -131,12 +142,15 @@ def _weights_and_data(shared_weight, celeba_images) -> None:
 
 @pytest.mark.parametrize(("entry", "group", "option"), list(_cases()))
 def test_every_option_of_every_group_builds(entry: str, group: str, option: str, tmp_path: Path) -> None:
-    overrides = [f"{group}={option}"]
+    base: list[str] = []
     if entry == "train":
-        overrides = [*TINY, *overrides, f"data.triplets={tmp_path}", f"paths.output_dir={tmp_path}"]
+        base = [*TINY, f"data.triplets={tmp_path}", f"paths.output_dir={tmp_path}"]
     elif entry == "build_triplets":
-        overrides += [f"input={tmp_path}", f"output={tmp_path / 'out'}"]
-    cfg = _compose(entry, overrides)
+        base = [f"input={tmp_path}", f"output={tmp_path / 'out'}"]
+    cfg = _compose(entry, [*base, f"{group}={option}"])
+    added = set(cfg) - set(_compose(entry, base))
+    # an option lands where its entry point reads it (a builder/ option needs `# @package <stage>`)
+    assert added <= {group}, f"{group}={option} adds top-level key(s) {sorted(added)}: check its # @package line"
     package = _package(group, option)
     node = OmegaConf.select(cfg, package) if package else cfg
     _assert_targets_import(node)
@@ -156,6 +170,9 @@ def test_every_option_of_every_group_builds(entry: str, group: str, option: str,
     else:
         built = _build(node)
     assert built is not None
+    protocol = _protocols().get(package or "")
+    if protocol is not None:
+        assert isinstance(built, protocol), f"{group}={option} builds {type(built).__name__}, not a {protocol.__name__}"
 
 
 def _experiments() -> list[str]:
@@ -201,3 +218,18 @@ def test_the_case_list_reaches_every_entry_point_and_group() -> None:
     assert {("train", "identity"), ("train", "loss"), ("train", "data"), ("train", "trainer")} <= cases
     assert {("build_triplets", "builder/reenactor"), ("build_triplets", "face_analyzer")} <= cases
     assert {("test", "baseline"), ("test", "eval"), ("test", "face_analyzer"), ("test", "parser")} <= cases
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_help_lists_exactly_the_groups_and_options_of_its_entry_point(entry: str) -> None:
+    """``--help`` names this entry point's groups only, each with the option files that exist."""
+    template = _compose(entry, [], hydra_cfg=True).hydra.help.template
+    lines = template.split("Configuration groups of this entry point", 1)[1].splitlines()[1:]
+    listed = {}
+    for line in lines:
+        if not line.strip():
+            break
+        group, options = line.strip().split(":", 1)
+        listed[group] = [o.strip() for o in options.split(",")]
+    expected = {g: _group_options(g) for g in _groups(entry) if _group_options(g)}
+    assert listed == expected

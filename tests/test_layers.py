@@ -63,7 +63,12 @@ def module_name(path: Path, root: Path) -> str:
 
 
 def imported_modules(path: Path, module: str) -> list[tuple[int, str]]:
-    """(line, absolute module name) of every import in one file, relative imports resolved."""
+    """(line, absolute module name) of every import in one file, relative imports resolved.
+
+    ``from pkg import name`` counts as an import of ``pkg.name`` too (``name`` may be a
+    subpackage: ``from reliableswap import apps``), and ``importlib.import_module("x.y")`` /
+    ``__import__("x.y")`` with a literal name count as imports of ``x.y``.
+    """
     is_package = path.name == "__init__.py"
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
@@ -77,7 +82,18 @@ def imported_modules(path: Path, module: str) -> list[tuple[int, str]]:
             else:
                 name = node.module or ""
             found.append((node.lineno, name))
+            found += [(node.lineno, f"{name}.{alias.name}") for alias in node.names if alias.name != "*"]
+        elif isinstance(node, ast.Call) and _is_dynamic_import(node.func) and node.args:
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                found.append((node.lineno, first.value))
     return found
+
+
+def _is_dynamic_import(func: ast.expr) -> bool:
+    if isinstance(func, ast.Attribute):
+        return func.attr == "import_module"
+    return isinstance(func, ast.Name) and func.id in {"import_module", "__import__"}
 
 
 def unit_edges(root: Path, packages: tuple[str, ...] = ("reliableswap", "supervision")) -> list[tuple[str, str, str]]:
@@ -159,6 +175,10 @@ def _write(root: Path, rel: str, text: str) -> None:
         ("reliableswap/inference/x.py", "from ..evaluation import runner\n", "side by side"),
         ("reliableswap/evaluation/x.py", "import reliableswap.inference.video\n", "side by side"),
         ("reliableswap/newpkg/x.py", "from reliableswap import paths\n", "without a layer"),
+        ("reliableswap/lightning/x.py", "from reliableswap import apps\n", "imports higher layer"),
+        ("reliableswap/evaluation/metrics/x.py", "from ... import inference\n", "side by side"),
+        ("reliableswap/faces/x.py", "import importlib\nimportlib.import_module('supervision.blend')\n",
+         "must not import supervision"),
     ],
 )
 def test_the_checker_catches(tmp_path: Path, rel: str, text: str, expected: str) -> None:

@@ -8,7 +8,8 @@ pipeline (:mod:`reliableswap.inference.images`, :mod:`reliableswap.inference.vid
 ``source`` into ``target`` and writes a JSON run report.
 
 Exit codes: 0 the run finished (errors of single inputs are in the report); 1 the run failed as
-a whole (no source face, missing target, every input failed); 2 a usage error (missing key).
+a whole (no source face, missing target, every input failed); 2 a usage error (missing key, no or
+two swappers, a checkpoint or evaluation input that does not exist).
 """
 
 from __future__ import annotations
@@ -48,18 +49,30 @@ def _baseline_node(cfg: Any) -> dict[str, Any] | None:
     return OmegaConf.to_container(node, resolve=True) if node is not None else None
 
 
+class UsageError(Exception):
+    """A command-line mistake (missing or contradictory keys, a path that does not exist): exit 2."""
+
+
+def _swapper(cfg: Any, device: Any) -> Any:
+    """The swapper of ``ckpt=`` or ``baseline=``; :class:`UsageError` for a wrong choice or a missing file."""
+    try:
+        return build_swapper(cfg.get("ckpt"), _baseline_node(cfg), device)
+    except (ValueError, FileNotFoundError) as exc:
+        raise UsageError(str(exc).splitlines()[0]) from exc
+
+
 def _evaluate(cfg: Any) -> int:
     """``eval=PROTOCOL``: benchmark the swapper; the runner writes its own results."""
     if cfg.get("output") is None:
         log.error("eval needs output=DIR")
         return 2
-    swapper = build_swapper(cfg.get("ckpt"), _baseline_node(cfg), cfg.device)
+    swapper = _swapper(cfg, cfg.device)
+    from reliableswap.evaluation.runner import run as run_eval
+
     try:
-        from reliableswap.evaluation.runner import run as run_eval
-    except ImportError as exc:
-        log.error("evaluation is not available in this checkout (reliableswap.evaluation.runner: %s)", exc)
-        return 1
-    run_eval(cfg, swapper, Path(cfg.output))  # failures raise
+        run_eval(cfg, swapper, Path(cfg.output))  # failures other than missing inputs raise
+    except FileNotFoundError as exc:  # eval.input / eval.videos_dir / a judge's weights
+        raise UsageError(str(exc).splitlines()[0]) from exc
     return 0
 
 
@@ -67,7 +80,7 @@ def _swap_files(cfg: Any) -> int:
     """``source=... target=... output=...``: swap into an image, a folder or a video; report."""
     settings = _logged_settings(cfg)
     device = resolve_device(cfg.device)
-    swapper = build_swapper(cfg.get("ckpt"), _baseline_node(cfg), device)
+    swapper = _swapper(cfg, device)
     analyzer = hydra.utils.instantiate(cfg.face_analyzer)
     parser = hydra.utils.instantiate(cfg.parser) if cfg.get("parser") is not None else None
     identity = None
@@ -98,13 +111,17 @@ def run_from_config(cfg: Any) -> int:
 
     0: the run finished and at least one input was processed (errors of single inputs are in the
     report); 1: the run failed as a whole (no source face, missing target, every input failed);
-    2: a usage error (missing required key).
+    2: a usage error (a missing or contradictory key, a checkpoint or evaluation input that does
+    not exist), said in one line.
     """
-    if cfg.get("eval") is not None:
-        return _evaluate(cfg)
-    missing = [k for k in ("source", "target", "output") if cfg.get(k) is None]
-    if missing:
-        log.error("missing %s; usage: python test.py ckpt=CKPT source=IMAGE target=IMAGE|DIR|VIDEO output=PATH "
-                  "(python test.py --help)", ", ".join(f"{k}=..." for k in missing))
+    try:
+        if cfg.get("eval") is not None:
+            return _evaluate(cfg)
+        missing = [k for k in ("source", "target", "output") if cfg.get(k) is None]
+        if missing:
+            raise UsageError(f"missing {', '.join(f'{k}=...' for k in missing)}; usage: python test.py ckpt=CKPT "
+                             "source=IMAGE target=IMAGE|DIR|VIDEO output=PATH (python test.py --help)")
+        return _swap_files(cfg)
+    except UsageError as exc:
+        log.error("%s", exc)
         return 2
-    return _swap_files(cfg)

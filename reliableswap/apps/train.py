@@ -149,5 +149,19 @@ def train(cfg: DictConfig) -> TrainResult:
     log.info("finished at step %d", result.global_step)
     log.info("TensorBoard logs: %s  (view with: tensorboard --logdir %s)", tb_dir, tb_dir)
     log.info("last checkpoint: %s", result.last_checkpoint)
-    log.info("final swap grid: %s", result.final_grid)
+    for label, path in _written_files(trainer, callbacks, result):
+        log.info("%s: %s", label, path)
     return result
+
+
+def _written_files(trainer: pl.Trainer, callbacks: list, result: TrainResult) -> list[tuple[str, Path]]:
+    """The files and folders the callbacks wrote in this run (those that exist), labelled."""
+    from reliableswap.lightning.callbacks import SwapGridLogger
+    from reliableswap.lightning.health import HealthMonitor
+
+    root = Path(trainer.default_root_dir)
+    found = [("health records", root / c.jsonl) for c in callbacks if isinstance(c, HealthMonitor) and c.jsonl]
+    found += [("swap grids", root / c.png_dir) for c in callbacks if isinstance(c, SwapGridLogger) and c.png_dir]
+    if result.final_grid is not None:
+        found.append(("final swap grid", Path(result.final_grid)))
+    return [(label, path) for label, path in found if path.exists()]

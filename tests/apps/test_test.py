@@ -197,3 +197,22 @@ def test_baseline_group_builds_a_swapper_and_model_is_not_a_test_group(tmp_path)
     assert isinstance(swapper, CopyTarget) and swapper.name == "copy_target"
     with pytest.raises(ConfigCompositionException):
         _compose(["model=copy_target"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "said"),
+    [
+        (["source=a.png", "target=b.png", "output=o.png"], "ckpt"),  # no swapper chosen
+        (["ckpt=/nonexistent/last.ckpt", "source=a.png", "target=b.png", "output=o.png"], "/nonexistent/last.ckpt"),
+        (["baseline=copy_target", "eval=folder", "eval.input=/nonexistent/faces", "output=OUT"], "/nonexistent/faces"),
+        (["baseline=copy_target", "source=a.png"], "target=..."),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(tmp_path, caplog, overrides, said):
+    from reliableswap.apps.test import run_from_config
+
+    cfg = _compose([o.replace("OUT", str(tmp_path)) for o in overrides] + ["device=cpu"])
+    with caplog.at_level("ERROR", logger="reliableswap.apps.test"):
+        assert run_from_config(cfg) == 2
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert said in record.getMessage() and "\n" not in record.getMessage()

@@ -1,4 +1,5 @@
-"""swap_video's parts: reader, writer, batched loop -- frame order, odd batches, early stop, failures.
+"""swap_video's parts: reader, writer, batched loop -- frame order, odd batches, early stop, failures;
+and the temporal smoothing of keypoints along a face track.
 
 A stand-in pipeline (no detector, no model) keeps this fast: it "finds" faces from the frame's
 brightness and "swaps" by inverting the frame, so every written frame can be checked.
@@ -13,7 +14,17 @@ import cv2
 import numpy as np
 import pytest
 
-from reliableswap.inference.video import FrameWriter, VideoOpenError, VideoReader, swap_video
+from reliableswap.faces.alignment import ffhq_template
+from reliableswap.faces.face import Face
+from reliableswap.inference.video import (
+    EmaFilter,
+    FrameWriter,
+    LandmarkSmoother,
+    OneEuroFilter,
+    VideoOpenError,
+    VideoReader,
+    swap_video,
+)
 
 
 class FakePipeline:
@@ -100,3 +111,26 @@ def test_failure_mid_video_keeps_written_frames_and_names_the_frame(clip: Path, 
     item = swap_video(FakePipeline(fail_on_call=2), clip, out, smoothing="none", progress=False, record_frames=False)
     assert item.status == "error" and item.error == "failed at frame 5: RuntimeError: boom"
     assert item.frames is None and item.frames_total == 3 and out.is_file()
+
+
+def test_one_euro_and_ema_reduce_jitter_of_a_still_face():
+    rng = np.random.default_rng(1)
+    base = np.arange(10, dtype=np.float64) * 10
+    for filt in (OneEuroFilter(min_cutoff=1.0, beta=0.0), EmaFilter(alpha=0.3)):
+        out = np.array([filt(base + rng.normal(0, 1.0, 10), t / 25) for t in range(100)])
+        assert out[20:].std(0).mean() < 0.6  # raw noise has std 1
+
+
+def _face(x: float) -> Face:
+    kps = ffhq_template(100) + np.array([x, 0.0])
+    return Face(np.array([x, 0, x + 100, 100], float), 0.9, kps)
+
+
+def test_smoother_resets_when_the_track_is_lost():
+    smoother = LandmarkSmoother("ema", alpha=0.1)
+    smoother([_face(0)], 0.0)
+    moved = smoother([_face(5)], 0.04)[0]
+    assert np.allclose(moved.kps, ffhq_template(100) + [0.5, 0])  # smoothed towards the old position
+    assert smoother([], 0.08) == []
+    back = smoother([_face(5)], 0.12)[0]
+    assert np.allclose(back.kps, ffhq_template(100) + [5, 0])  # restarted from the raw points

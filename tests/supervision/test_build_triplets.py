@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from reliableswap.io.csv_rows import read_rows
-from supervision.build_triplets import check_builder_groups
+from supervision.build_triplets import check_builder_groups, renamed_key_error
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -162,3 +162,21 @@ def test_builder_only_groups_are_chosen_under_builder_and_keep_their_node():
         old = compose(config_name="build_triplets", overrides=[*base, "reenactor=lia"])  # the old group path
     with pytest.raises(ValueError, match="builder/reenactor=lia"):
         check_builder_groups(old)
+
+
+@pytest.mark.parametrize(
+    ("override", "new"),
+    [("reenactor=lia", "builder/reenactor=lia"), ("+analyzer=scrfd", "face_analyzer=scrfd"),
+     ("debug=true", "debug_snapshots=true"), ("enhancer=none", "builder/enhancer=none")],
+)
+def test_renamed_keys_are_named_in_one_line(override, new):
+    message = renamed_key_error(["input=faces", override])
+    assert message is not None and new in message and "\n" not in message
+    assert renamed_key_error(["input=faces", "builder/reenactor=lia", "face_analyzer=scrfd", "debug_snapshots=true"]) is None
+
+
+def test_the_command_line_refuses_a_renamed_key_with_exit_2(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "supervision.build_triplets", f"input={tmp_path}",
+                           f"output={tmp_path / 'o'}", "analyzer=scrfd"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 2 and "use face_analyzer=scrfd" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "o").exists()

@@ -1,16 +1,13 @@
-"""Paste-back of aligned crops: round trip, masks, temporal smoothing (alignment: tests/faces/test_cropping.py)."""
+"""Paste-back of aligned crops: round trip and masks (alignment: tests/faces/test_cropping.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from reliableswap.faces.alignment import ffhq_template
 from reliableswap.faces.cropping import align_face
-from reliableswap.faces.face import Face
 from reliableswap.faces.factory import build_face_analyzer
 from reliableswap.inference.paste import ellipse_mask, paste_back
-from reliableswap.inference.video import EmaFilter, LandmarkSmoother, OneEuroFilter
 from reliableswap.io.images import read_rgb
 
 
@@ -52,26 +49,3 @@ def test_ellipse_mask_is_feathered_and_centred_on_the_face():
     assert mask.shape == (256, 256) and 0.99 < mask[150, 128] <= 1.0
     assert mask[5, 5] == 0 and mask[250, 128] < 0.01
     assert ((mask > 0.05) & (mask < 0.95)).any()  # a soft edge, not a hard cut
-
-
-def test_one_euro_and_ema_reduce_jitter_of_a_still_face():
-    rng = np.random.default_rng(1)
-    base = np.arange(10, dtype=np.float64) * 10
-    for filt in (OneEuroFilter(min_cutoff=1.0, beta=0.0), EmaFilter(alpha=0.3)):
-        out = np.array([filt(base + rng.normal(0, 1.0, 10), t / 25) for t in range(100)])
-        assert out[20:].std(0).mean() < 0.6  # raw noise has std 1
-
-
-def _face(x: float) -> Face:
-    kps = ffhq_template(100) + np.array([x, 0.0])
-    return Face(np.array([x, 0, x + 100, 100], float), 0.9, kps)
-
-
-def test_smoother_resets_when_the_track_is_lost():
-    smoother = LandmarkSmoother("ema", alpha=0.1)
-    smoother([_face(0)], 0.0)
-    moved = smoother([_face(5)], 0.04)[0]
-    assert np.allclose(moved.kps, ffhq_template(100) + [0.5, 0])  # smoothed towards the old position
-    assert smoother([], 0.08) == []
-    back = smoother([_face(5)], 0.12)[0]
-    assert np.allclose(back.kps, ffhq_template(100) + [5, 0])  # restarted from the raw points
