@@ -15,7 +15,10 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from reliableswap.config import register_resolvers
+from reliableswap.config import refuse_renamed_keys, register_resolvers
+
+#: Command-line keys the config restructuring renamed (old -> new).
+RENAMED_KEYS = {"model": "baseline"}
 
 register_resolvers()
 
@@ -30,4 +33,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    refuse_renamed_keys("python test.py", RENAMED_KEYS)
     main()

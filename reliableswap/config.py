@@ -1,10 +1,15 @@
-"""Hydra/OmegaConf glue: resolvers that expose :mod:`reliableswap.paths` to configs.
+"""Hydra/OmegaConf glue: path resolvers, and refusing renamed command-line keys.
 
 Configs write ``${rs_path:data_dir}`` instead of a literal path, so the environment variables of
 ``reliableswap.paths`` are honoured everywhere and no config holds an absolute path.
+:func:`refuse_renamed_keys` lets an entry point stop with one line (exit 2) on a key that a
+release renamed, instead of a Hydra traceback or a silently added ``+key``.
 """
 
 from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
 
 from omegaconf import OmegaConf
 
@@ -29,3 +34,24 @@ def register_resolvers() -> None:
     """Idempotently register the ``rs_path`` resolver."""
     if not OmegaConf.has_resolver("rs_path"):
         OmegaConf.register_new_resolver("rs_path", _rs_path)
+
+
+def renamed_key_error(overrides: Sequence[str], renamed: Mapping[str, str], help_cmd: str) -> str | None:
+    """A one-line message for the first ``key=value`` override whose key is in ``renamed``, else ``None``.
+
+    ``+key``/``++key``/``~key`` forms count too; ``renamed`` maps the old key to the new one.
+    """
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        key = key.lstrip("+~")
+        if sep and key in renamed:
+            return f"{key}= was renamed: use {renamed[key]}={value} ({help_cmd} --help)"
+    return None
+
+
+def refuse_renamed_keys(app: str, renamed: Mapping[str, str], argv: Sequence[str] | None = None) -> None:
+    """Exit 2 with one line on stderr when the command line uses a renamed key (see :func:`renamed_key_error`)."""
+    problem = renamed_key_error(sys.argv[1:] if argv is None else argv, renamed, app)
+    if problem:
+        print(f"{app}: error: {problem}", file=sys.stderr)
+        raise SystemExit(2)

@@ -25,7 +25,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from reliableswap.config import register_resolvers
+from reliableswap.config import refuse_renamed_keys, register_resolvers
 from reliableswap.data.transforms import resize_uint8
 from reliableswap.io.images import ImageReadError, read_rgb, write_image_atomic
 from reliableswap.io.index import IndexRow
@@ -79,21 +79,6 @@ class _ImageCache:
         except StageError as err:
             return StageError(err.stage, f"{row.path}: {err.reason}")
         return rgb, face.landmarks68.astype(np.float32)
-
-
-def renamed_key_error(overrides: list[str]) -> str | None:
-    """A one-line message for the first command-line override that uses a renamed key, else ``None``.
-
-    ``reenactor=lia`` (now ``builder/reenactor=lia``), ``analyzer=scrfd`` (now
-    ``face_analyzer=scrfd``) and ``debug=true`` (now ``debug_snapshots=true``) would otherwise
-    end in a Hydra traceback, or, with a ``+`` prefix, be added to the config and ignored.
-    """
-    for override in overrides:
-        key, sep, value = override.partition("=")
-        key = key.lstrip("+~")
-        if sep and key in RENAMED_KEYS:
-            return f"{key}= was renamed: use {RENAMED_KEYS[key]}={value} (python -m supervision.build_triplets --help)"
-    return None
 
 
 def check_builder_groups(cfg: DictConfig) -> None:
@@ -254,11 +239,7 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    import sys
-
-    problem = renamed_key_error(sys.argv[1:])
-    if problem:
-        print(f"supervision.build_triplets: error: {problem}", file=sys.stderr)
-        sys.exit(2)
+    # reenactor=, analyzer=, debug= would otherwise end in a Hydra traceback (or, as +key, be ignored)
+    refuse_renamed_keys("python -m supervision.build_triplets", RENAMED_KEYS)
     register_resolvers()
     main()

@@ -216,3 +216,10 @@ def test_usage_errors_exit_2_with_one_line(tmp_path, caplog, overrides, said):
         assert run_from_config(cfg) == 2
     (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
     assert said in record.getMessage() and "\n" not in record.getMessage()
+
+
+def test_the_old_model_key_is_refused_in_one_line_with_exit_2(tmp_path):
+    proc = subprocess.run([sys.executable, "test.py", "model=copy_target", "eval=folder", f"output={tmp_path}"],
+                          cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 2 and "use baseline=copy_target" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from reliableswap.io.csv_rows import read_rows
-from supervision.build_triplets import check_builder_groups, renamed_key_error
+from reliableswap.config import renamed_key_error
+from supervision.build_triplets import RENAMED_KEYS, check_builder_groups
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -170,9 +171,10 @@ def test_builder_only_groups_are_chosen_under_builder_and_keep_their_node():
      ("debug=true", "debug_snapshots=true"), ("enhancer=none", "builder/enhancer=none")],
 )
 def test_renamed_keys_are_named_in_one_line(override, new):
-    message = renamed_key_error(["input=faces", override])
+    message = renamed_key_error(["input=faces", override], RENAMED_KEYS, "builder")
     assert message is not None and new in message and "\n" not in message
-    assert renamed_key_error(["input=faces", "builder/reenactor=lia", "face_analyzer=scrfd", "debug_snapshots=true"]) is None
+    ok = ["input=faces", "builder/reenactor=lia", "face_analyzer=scrfd", "debug_snapshots=true"]
+    assert renamed_key_error(ok, RENAMED_KEYS, "builder") is None
 
 
 def test_the_command_line_refuses_a_renamed_key_with_exit_2(tmp_path):
