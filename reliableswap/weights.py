@@ -267,10 +267,14 @@ def load_into(module: torch.nn.Module, state: Mapping[str, torch.Tensor], source
     if missing or unexpected or mismatched:
         def head(keys: list[str]) -> str:
             return ", ".join(keys[:5]) + (" ..." if len(keys) > 5 else "")
+        first_shapes = ""
+        if mismatched:  # e.g. a checkpoint trained with another width
+            k = mismatched[0]
+            first_shapes = f"; e.g. {k}: file {tuple(state[k].shape)}, model {tuple(own[k].shape)}"
         raise ValueError(
             f"{source} does not match {type(module).__name__}: "
             f"{len(missing)} missing ({head(missing)}), {len(unexpected)} unexpected ({head(unexpected)}), "
-            f"{len(mismatched)} shape mismatches ({head(mismatched)})"
+            f"{len(mismatched)} shape mismatches ({head(mismatched)}){first_shapes}"
         )
     module.load_state_dict(dict(state), strict=True)
 

@@ -15,6 +15,8 @@ two swappers, a checkpoint or evaluation input that does not exist).
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -61,11 +63,47 @@ def _swapper(cfg: Any, device: Any) -> Any:
         raise UsageError(str(exc).splitlines()[0]) from exc
 
 
+def _writable_folder(folder: Path, what: str) -> None:
+    """UsageError unless ``folder`` (or, if missing, its nearest existing parent) takes new files; tried with a file,
+    since permission bits say nothing on read-only mounts or for root."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{what} {folder}: {existing} is a file, not a folder")
+    try:
+        handle, probe = tempfile.mkstemp(dir=existing, prefix=".write_test_")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(f"{what} {folder} is not writable ({exc.strerror or type(exc).__name__} in {existing})") from None
+
+
+def check_outputs(target: Path, output: Path, report: Path) -> None:
+    """Refuse, before any work, an output of the wrong kind or in a place that cannot be written.
+
+    A folder target (or an ``output`` without a media suffix) needs ``output`` to be a folder; an
+    image/video ``output`` must not be an existing folder. Raises :class:`UsageError`.
+    """
+    wants_folder = target.is_dir() or kind_of(output) == "other"
+    if wants_folder and output.is_file():
+        raise UsageError(f"output={output} is a file, but {'a folder target' if target.is_dir() else 'this output'} "
+                         "needs a folder: give output=DIR (or a file name with an image/video suffix)")
+    if not wants_folder and output.is_dir():
+        raise UsageError(f"output={output} is a folder, but a {kind_of(output)} file is to be written there: "
+                         f"give output={output / target.name} or output=DIR without a media suffix")
+    _writable_folder(output if wants_folder else output.parent, "output")
+    _writable_folder(report.parent, "report folder")
+
+
 def _evaluate(cfg: Any) -> int:
     """``eval=PROTOCOL``: benchmark the swapper; the runner writes its own results."""
     if cfg.get("output") is None:
         log.error("eval needs output=DIR")
         return 2
+    if Path(cfg.output).is_file():
+        raise UsageError(f"output={cfg.output} is a file; eval needs output=DIR")
+    _writable_folder(Path(cfg.output), "output")
     swapper = _swapper(cfg, cfg.device)
     from reliableswap.evaluation.runner import run as run_eval
 
@@ -79,6 +117,9 @@ def _evaluate(cfg: Any) -> int:
 def _swap_files(cfg: Any) -> int:
     """``source=... target=... output=...``: swap into an image, a folder or a video; report."""
     settings = _logged_settings(cfg)
+    source, target, output = Path(cfg.source), Path(cfg.target), Path(cfg.output)
+    report_path = Path(cfg.report) if cfg.get("report") else default_report_path(output, target.is_dir() or kind_of(output) == "other")
+    check_outputs(target, output, report_path)
     device = resolve_device(cfg.device)
     swapper = _swapper(cfg, device)
     analyzer = hydra.utils.instantiate(cfg.face_analyzer)
@@ -88,8 +129,6 @@ def _swap_files(cfg: Any) -> int:
         identity = hydra.utils.instantiate(cfg.identity).to(device).eval()
     pipeline = SwapPipeline(swapper, analyzer, settings, parser=parser, identity=identity, device=device)
 
-    source, target, output = Path(cfg.source), Path(cfg.target), Path(cfg.output)
-    report_path = Path(cfg.report) if cfg.get("report") else default_report_path(output, target.is_dir() or kind_of(output) == "other")
     report = RunReport(swapper=str(getattr(swapper, "name", type(swapper).__name__)), device=str(device),
                        analyzer=analyzer.name, source=str(source), target=str(target), output=str(output),
                        settings={**settings_dict(settings), "parser": type(parser).__name__ if parser else None,

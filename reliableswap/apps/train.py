@@ -132,7 +132,8 @@ def train(cfg: DictConfig) -> TrainResult:
         if any(True for _ in child.parameters())
     )
     log.info("run dir: %s | parameters: %s", run_dir, counts)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    # weights_only=True: a resumed checkpoint is read without running arbitrary pickle code.
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
 
     ckpt_dir = run_dir / "checkpoints"
     last = ckpt_dir / "last.ckpt"

@@ -8,7 +8,11 @@ SimSwap ``netG``) carry only tensors. Each format is one entry of :data:`FORMAT_
 released format is added by registering a pair (:func:`register_format`); nothing else changes.
 A file no detector recognises fails with an error listing what the file contains.
 
-Everything is read with ``torch.load(weights_only=True)``: no arbitrary pickle is executed.
+Everything is read with ``torch.load(weights_only=True)``: no arbitrary pickle is executed. A
+stored config is rebuilt only when every ``_target_`` in it is one of this project's model,
+identity and loss builders (:mod:`reliableswap.inference.trusted`), checked before anything is
+built. A file that cannot be read (empty, damaged, a folder, Python objects besides tensors)
+raises :class:`CheckpointReadError` with one line.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -25,6 +30,7 @@ import hydra
 import torch
 from torch import Tensor, nn
 
+from reliableswap.inference.trusted import check_stored_config
 from reliableswap.swapping import Swapper, resolve_device
 from reliableswap.weights import load_into
 
@@ -37,6 +43,10 @@ Loader = Callable[[Mapping[str, Any], Path, torch.device], Swapper]
 
 class CheckpointFormatError(ValueError):
     """The file is a readable checkpoint but no registered format recognises it."""
+
+
+class CheckpointReadError(ValueError):
+    """The file is not a checkpoint this program can read (empty, damaged, a folder, unsafe pickle)."""
 
 
 class CheckpointSwapper(nn.Module):
@@ -120,6 +130,7 @@ def _sub_state(state: Mapping[str, Tensor], prefix: str) -> dict[str, Tensor]:
 
 def _load_reliableswap(checkpoint: Mapping[str, Any], path: Path, device: torch.device) -> Swapper:
     cfg = checkpoint["reliableswap_config"]
+    check_stored_config(cfg, source=str(path))  # before anything is imported or built
     state = checkpoint["state_dict"]
     identity = _build_identity(cfg["identity"])
     gen_node = dict(cfg["model"]["generator"])
@@ -215,12 +226,34 @@ def describe_checkpoint(checkpoint: Any) -> str:
     return "; ".join(parts)
 
 
+def read_checkpoint(path: Path) -> Any:
+    """``torch.load(path, weights_only=True)`` on CPU, with one-line errors.
+
+    Raises FileNotFoundError (no such path) or :class:`CheckpointReadError` (a folder, an empty
+    file, or a file torch cannot read safely). Torch's own message is not passed on: for a damaged
+    file it advises ``weights_only=False``, which would run whatever code the file holds.
+    """
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    if path.is_dir():
+        raise CheckpointReadError(f"checkpoint {path} is a folder; give the checkpoint file (e.g. {path}/last.ckpt)")
+    if path.stat().st_size == 0:
+        raise CheckpointReadError(f"checkpoint {path} is empty (0 bytes): an interrupted copy or save?")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pickle-protocol notes of the safe unpickler
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - EOFError, UnpicklingError, RuntimeError (zip), ...
+        raise CheckpointReadError(
+            f"checkpoint {path} cannot be read ({type(exc).__name__}): it is damaged or truncated, not a PyTorch "
+            "file, or it holds Python objects besides tensors, which are never loaded because that could run code"
+        ) from None
+
+
 def load_swapper(ckpt: PathLike, device: str | torch.device | None = "auto") -> Swapper:
     """Load a checkpoint of any registered format as a ready-to-use Swapper on ``device``."""
     path = Path(ckpt).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    checkpoint = read_checkpoint(path)
     dev = resolve_device(device)
     if isinstance(checkpoint, Mapping):
         for name, (detect, load) in FORMAT_DETECTORS.items():

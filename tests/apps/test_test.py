@@ -223,3 +223,76 @@ def test_the_old_model_key_is_refused_in_one_line_with_exit_2(tmp_path):
                           cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 2 and "use baseline=copy_target" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+# -- issue 10, kinds 1 and 13: bad checkpoints and bad outputs stop in one line with exit 2
+
+
+@pytest.mark.parametrize("kind", ["zero_bytes", "random_bytes", "directory", "other_width", "hostile"])
+def test_bad_checkpoint_exits_2_with_one_line(tmp_path, caplog, kind):
+    import torch
+
+    from reliableswap.apps.test import run_from_config
+    from tests.inference.test_loading import _bad_checkpoint
+
+    if kind == "hostile":
+        ckpt = tmp_path / "evil.ckpt"
+        victim = tmp_path / "victim.txt"
+        victim.write_text("precious")
+        torch.save({"state_dict": {}, "reliableswap_config": {
+            "model": {"generator": {"_target_": "shutil.copyfile", "src": str(victim), "dst": str(tmp_path / "c")}},
+            "identity": {"_target_": "builtins.open", "file": str(victim), "mode": "w"}}}, ckpt)
+    else:
+        ckpt = _bad_checkpoint(tmp_path, kind)
+    (tmp_path / "a.png").write_bytes(b"")
+    cfg = _compose([f"ckpt={ckpt}", f"source={tmp_path / 'a.png'}", f"target={tmp_path / 'a.png'}",
+                    f"output={tmp_path / 'out.png'}", "device=cpu"])
+    with caplog.at_level("ERROR", logger="reliableswap.apps.test"):
+        assert run_from_config(cfg) == 2
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert str(ckpt) in record.getMessage() and "\n" not in record.getMessage()
+    if kind == "hostile":
+        assert "reliableswap_config.model.generator._target_='shutil.copyfile'" in record.getMessage()
+        assert victim.read_text() == "precious" and not (tmp_path / "c").exists()
+
+
+def _unwritable_dir(tmp_path: Path) -> Path:
+    import os
+
+    if os.geteuid() == 0:  # root writes through permission bits; /sys is a read-only mount
+        return Path("/sys/reliableswap_test_out")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    return locked / "out"
+
+
+@pytest.mark.parametrize(("case", "said"), [
+    ("folder_target_file_output", "is a file"),
+    ("image_output_is_a_folder", "is a folder"),
+    ("output_under_a_file", "is a file, not a folder"),
+    ("unwritable", "not writable"),
+])
+def test_bad_output_is_refused_before_any_work(tmp_path, caplog, case, said):
+    from reliableswap.apps.test import run_from_config
+
+    targets = tmp_path / "targets"
+    targets.mkdir()
+    target, output = targets / "t.png", tmp_path / "out.png"
+    if case == "folder_target_file_output":
+        target, output = targets, tmp_path / "out"
+        output.write_text("a file")
+    elif case == "image_output_is_a_folder":
+        output.mkdir()
+    elif case == "output_under_a_file":
+        (tmp_path / "plain").write_text("x")
+        output = tmp_path / "plain" / "out"
+    else:
+        output = _unwritable_dir(tmp_path)
+    # ckpt does not exist: the output is checked first, so the output error is what is said
+    cfg = _compose(["ckpt=/nonexistent/last.ckpt", "source=a.png", f"target={target}", f"output={output}", "device=cpu"])
+    with caplog.at_level("ERROR", logger="reliableswap.apps.test"):
+        assert run_from_config(cfg) == 2
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert said in record.getMessage() and "\n" not in record.getMessage()
+    assert "/nonexistent" not in record.getMessage()

@@ -38,3 +38,65 @@ def test_unknown_format_lists_what_was_found(tmp_path):
         load_swapper(path, "cpu")
     msg = str(err.value)
     assert "G.*" in msg and "iresnet.*" in msg and "reliableswap_lightning" in msg
+
+
+# -- issue 10, kind 13: unreadable checkpoints fail with one line, never torch's weights_only advice
+
+
+def _tiny_checkpoint(path, width: float, stored_width: float) -> None:
+    """A Lightning-format checkpoint whose tensors have ``width`` but whose config says ``stored_width``."""
+    from reliableswap.models.aei_net import AEINet
+    from reliableswap.models.identity.factory import build_mobilefacenet_encoder
+
+    identity = build_mobilefacenet_encoder(pretrained=False)
+    generator = AEINet(id_dim=identity.embedding_dim, size=64, width=width)
+    state = {**{f"generator.{k}": v for k, v in generator.state_dict().items()},
+             **{f"identity.{k}": v for k, v in identity.state_dict().items()}}
+    config = {"model": {"generator": {"_target_": "reliableswap.models.aei_net.AEINet", "_partial_": True,
+                                      "size": 64, "width": stored_width}},
+              "identity": {"_target_": "reliableswap.models.identity.build_mobilefacenet_encoder"},
+              "data": {"size": 64}}
+    torch.save({"state_dict": state, "reliableswap_config": config}, path)
+
+
+def _bad_checkpoint(tmp_path, kind: str):
+    import os
+    import pickle
+
+    path = tmp_path / "bad.ckpt"
+    if kind == "zero_bytes":
+        path.write_bytes(b"")
+    elif kind == "random_bytes":
+        path.write_bytes(os.urandom(4096))
+    elif kind == "truncated_zip":
+        torch.save({"state_dict": {"w": torch.zeros(1000)}}, path)
+        path.write_bytes(path.read_bytes()[:300])
+    elif kind == "pickled_object":
+        path.write_bytes(pickle.dumps({"state_dict": os.getcwd}))
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "other_width":
+        _tiny_checkpoint(path, width=0.125, stored_width=0.25)
+    return path
+
+
+BAD_CHECKPOINTS = {  # kind -> what the one-line message must say
+    "zero_bytes": "empty (0 bytes)",
+    "random_bytes": "cannot be read",
+    "truncated_zip": "cannot be read",
+    "pickled_object": "cannot be read",
+    "directory": "is a folder",
+    "other_width": "shape mismatches",
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_CHECKPOINTS))
+def test_unreadable_checkpoint_is_one_line_without_torch_advice(tmp_path, kind):
+    path = _bad_checkpoint(tmp_path, kind)
+    with pytest.raises(ValueError) as err:
+        load_swapper(path, "cpu")
+    msg = str(err.value)
+    assert BAD_CHECKPOINTS[kind] in msg and str(path) in msg
+    assert "\n" not in msg and "weights_only=False" not in msg and "weights_only` set to `False" not in msg
+    if kind == "other_width":  # one summary, with an example of the mismatch, not one line per tensor
+        assert "e.g. " in msg and "file (" in msg and len(msg) < 1200
