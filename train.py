@@ -9,7 +9,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from reliableswap.config import register_resolvers
+from reliableswap.config import refuse_unquoted_non_ascii, register_resolvers
 
 register_resolvers()
 
@@ -22,4 +22,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    refuse_unquoted_non_ascii("python train.py")
     main()

@@ -3,7 +3,9 @@
 Configs write ``${rs_path:data_dir}`` instead of a literal path, so the environment variables of
 ``reliableswap.paths`` are honoured everywhere and no config holds an absolute path.
 :func:`refuse_renamed_keys` lets an entry point stop with one line (exit 2) on a key that a
-release renamed, instead of a Hydra traceback or a silently added ``+key``.
+release renamed, instead of a Hydra traceback or a silently added ``+key``;
+:func:`refuse_unquoted_non_ascii` does the same for a value with non-ASCII characters that is not
+quoted (Hydra's lexer rejects ``source=/photos/Zoë.jpg`` but takes ``'source="/photos/Zoë.jpg"'``).
 """
 
 from __future__ import annotations
@@ -52,6 +54,38 @@ def renamed_key_error(overrides: Sequence[str], renamed: Mapping[str, str], help
 def refuse_renamed_keys(app: str, renamed: Mapping[str, str], argv: Sequence[str] | None = None) -> None:
     """Exit 2 with one line on stderr when the command line uses a renamed key (see :func:`renamed_key_error`)."""
     problem = renamed_key_error(sys.argv[1:] if argv is None else argv, renamed, app)
+    if problem:
+        print(f"{app}: error: {problem}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _parses(override: str) -> bool:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        OverridesParser.create().parse_override(override)
+    except Exception:  # noqa: BLE001 - any lexer/parser error
+        return False
+    return True
+
+
+def non_ascii_error(overrides: Sequence[str], help_cmd: str) -> str | None:
+    """A one-line message for the first ``key=value`` override that has non-ASCII characters and
+    that Hydra cannot parse (it is not quoted), showing the quoted form; else ``None``."""
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        if sep and not override.isascii() and not _parses(override):
+            quote = "'" if '"' in value else '"'
+            quoted = f"{key}={quote}{value}{quote}"
+            shell = f"'{quoted}'" if quote == '"' else f'"{quoted}"'
+            return (f"{override} has non-ASCII characters, which Hydra reads only inside quotes: write {shell} "
+                    f"(the outer quotes are for the shell) ({help_cmd} --help)")
+    return None
+
+
+def refuse_unquoted_non_ascii(app: str, argv: Sequence[str] | None = None) -> None:
+    """Exit 2 with one line on stderr for an unquoted non-ASCII override (see :func:`non_ascii_error`)."""
+    problem = non_ascii_error(sys.argv[1:] if argv is None else argv, app)
     if problem:
         print(f"{app}: error: {problem}", file=sys.stderr)
         raise SystemExit(2)

@@ -25,7 +25,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from reliableswap.config import refuse_renamed_keys, register_resolvers
+from reliableswap.config import refuse_renamed_keys, refuse_unquoted_non_ascii, register_resolvers
 from reliableswap.data.transforms import resize_uint8
 from reliableswap.io.images import ImageReadError, read_rgb, write_image_atomic
 from reliableswap.io.index import IndexRow
@@ -241,5 +241,6 @@ def main(cfg: DictConfig) -> None:
 if __name__ == "__main__":
     # reenactor=, analyzer=, debug= would otherwise end in a Hydra traceback (or, as +key, be ignored)
     refuse_renamed_keys("python -m supervision.build_triplets", RENAMED_KEYS)
+    refuse_unquoted_non_ascii("python -m supervision.build_triplets")
     register_resolvers()
     main()
