@@ -15,7 +15,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from reliableswap.config import refuse_renamed_keys, refuse_unquoted_non_ascii, register_resolvers
+from reliableswap.config import refuse_null_groups, refuse_renamed_keys, refuse_unquoted_non_ascii, register_resolvers
 
 #: Command-line keys the config restructuring renamed (old -> new).
 RENAMED_KEYS = {"model": "baseline"}
@@ -35,4 +35,5 @@ def main(cfg: DictConfig) -> None:
 if __name__ == "__main__":
     refuse_renamed_keys("python test.py", RENAMED_KEYS)
     refuse_unquoted_non_ascii("python test.py")
+    refuse_null_groups("python test.py", ("parser",))  # parser=null: '~parser' is the template ellipse
     main()

@@ -89,3 +89,13 @@ def refuse_unquoted_non_ascii(app: str, argv: Sequence[str] | None = None) -> No
     if problem:
         print(f"{app}: error: {problem}", file=sys.stderr)
         raise SystemExit(2)
+
+
+def refuse_null_groups(app: str, groups: Sequence[str], argv: Sequence[str] | None = None) -> None:
+    """Exit 2 with one line for ``group=null`` (Hydra's traceback); the way to drop a group is ``~group``."""
+    for override in sys.argv[1:] if argv is None else argv:
+        key, sep, value = override.partition("=")
+        if sep and key.lstrip("+") in groups and value.strip() in ("null", "none", "None", "~"):
+            print(f"{app}: error: {override}: write '~{key.lstrip('+')}' to go without the {key.lstrip('+')} group "
+                  f"({app} --help)", file=sys.stderr)
+            raise SystemExit(2)

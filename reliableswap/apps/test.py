@@ -122,12 +122,16 @@ def _swap_files(cfg: Any) -> int:
     check_outputs(target, output, report_path)
     device = resolve_device(cfg.device)
     swapper = _swapper(cfg, device)
-    analyzer = hydra.utils.instantiate(cfg.face_analyzer)
     parser = hydra.utils.instantiate(cfg.parser) if cfg.get("parser") is not None else None
+    # the analyzer gives what the parser needs (SCRFD adds dlib's 68 landmarks for parser=landmarks)
+    analyzer = hydra.utils.instantiate(cfg.face_analyzer, needs_landmarks68=bool(getattr(parser, "needs_landmarks68", False)))
     identity = None
     if settings.faces == "reference" and cfg.get("identity") is not None:
         identity = hydra.utils.instantiate(cfg.identity).to(device).eval()
-    pipeline = SwapPipeline(swapper, analyzer, settings, parser=parser, identity=identity, device=device)
+    try:
+        pipeline = SwapPipeline(swapper, analyzer, settings, parser=parser, identity=identity, device=device)
+    except ValueError as exc:  # e.g. an analyzer without 68 landmarks for a parser that needs them
+        raise UsageError(str(exc).splitlines()[0]) from exc
 
     report = RunReport(swapper=str(getattr(swapper, "name", type(swapper).__name__)), device=str(device),
                        analyzer=analyzer.name, source=str(source), target=str(target), output=str(output),

@@ -2,7 +2,9 @@
 
 ``backend="auto"`` takes SCRFD when its weights and ``insightface`` are present and otherwise
 falls back to dlib *with a warning*: the choice is always logged, and the analyzer's ``name``
-(``scrfd_500m_kps`` / ``dlib_hog``) is recorded in run reports.
+(``scrfd_500m_kps`` / ``dlib_hog``) is recorded in run reports. ``needs_landmarks68=True`` (a
+parser such as ``parser=landmarks`` that draws from dlib's 68 points) makes SCRFD also predict
+them, so every backend gives what the parser needs.
 """
 
 from __future__ import annotations
@@ -22,20 +24,24 @@ WILD_DLIB_DEFAULTS: dict[str, Any] = {"upsample": 1}
 
 
 def build_face_analyzer(backend: str = "auto", scrfd: dict[str, Any] | None = None,
-                        dlib: dict[str, Any] | None = None) -> FaceAnalyzer:
+                        dlib: dict[str, Any] | None = None, needs_landmarks68: bool = False) -> FaceAnalyzer:
     """``scrfd`` | ``dlib`` | ``auto`` (SCRFD when available, else dlib, with a warning).
 
     ``scrfd`` / ``dlib``: keyword arguments of :class:`~reliableswap.faces.scrfd.ScrfdAnalyzer` /
     :class:`~reliableswap.faces.dlib_analyzer.DlibAnalyzer` (dlib on top of
-    :data:`WILD_DLIB_DEFAULTS`). Raises ``ValueError`` for an unknown backend.
+    :data:`WILD_DLIB_DEFAULTS`). ``needs_landmarks68``: the caller's parser needs 68 landmarks, so
+    SCRFD is built with ``landmarks68=True`` (dlib always gives them). Raises ``ValueError`` for an
+    unknown backend.
     """
     scrfd, dlib = dict(scrfd or {}), {**WILD_DLIB_DEFAULTS, **(dlib or {})}
+    if needs_landmarks68 and not scrfd.get("landmarks68"):
+        scrfd["landmarks68"] = True  # SCRFD boxes + dlib's 68-point predictor (the `faces` extra)
     if backend not in ("auto", "scrfd", "dlib"):
         raise ValueError(f"unknown face analyzer backend '{backend}'; known: auto, scrfd, dlib")
     if backend == "auto":
         reason = _scrfd_unavailable(scrfd.get("weights_path"))
         if reason is None:
-            log.info("face analyzer: SCRFD-500M (5 keypoints)")
+            log.info("face analyzer: SCRFD-500M (5 keypoints%s)", " + dlib 68 landmarks" if scrfd.get("landmarks68") else "")
             backend = "scrfd"
         else:
             log.warning("face analyzer: falling back to dlib HOG + 68 landmarks because %s; "

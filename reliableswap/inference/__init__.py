@@ -7,6 +7,7 @@ in :mod:`reliableswap.swapping`, below this package and :mod:`reliableswap.evalu
 Face detection, FFHQ alignment/cropping, parsing and colour transfer live in :mod:`reliableswap.faces`.
 
 - :mod:`.loading`: ``load_swapper(ckpt, device)`` and the registry of checkpoint formats;
+- :mod:`.trusted`: the ``_target_`` allowlist a checkpoint's stored config is checked against;
 - :mod:`.paste`: masks, colour matching and the inverse warp back into the image;
 - :mod:`.images`: :class:`SwapPipeline` and image/folder runs;
 - :mod:`.video`: streaming video swapping with landmark smoothing and audio copy;

@@ -296,3 +296,25 @@ def test_bad_output_is_refused_before_any_work(tmp_path, caplog, case, said):
     (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
     assert said in record.getMessage() and "\n" not in record.getMessage()
     assert "/nonexistent" not in record.getMessage()
+
+
+# -- issue 10, kind 16: the parsing mask is the default paste mask, with any analyzer
+
+
+def test_default_paste_mask_is_the_landmark_parser_and_auto_gives_its_landmarks(tiny_ckpt, wild, scrfd, tmp_path):
+    from reliableswap.apps.test import run_from_config
+
+    assert _compose([]).parser._target_.endswith("LandmarkFaceParser")
+    assert _compose(["~parser"]).get("parser") is None  # the template ellipse
+    cfg = _compose([f"ckpt={tiny_ckpt}", f"source={wild / '_portraits' / 'taylor.png'}",
+                    f"target={wild / 'barack_obama' / '1.jpg'}", f"output={tmp_path / 'o.jpg'}", "device=cpu",
+                    "parser=landmarks", "face_analyzer=auto"])
+    assert run_from_config(cfg) == 0
+    report = json.loads((tmp_path / "o_report.json").read_text())
+    assert report["analyzer"] == "scrfd_500m_kps" and report["settings"]["parser"] == "LandmarkFaceParser"
+    assert [i["status"] for i in report["inputs"]] == ["swapped"]
+
+
+def test_parser_null_is_refused_in_one_line_pointing_to_tilde():
+    proc = subprocess.run([sys.executable, "test.py", "parser=null"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 2 and "'~parser'" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -193,3 +193,17 @@ def test_factory_auto_falls_back_to_dlib_with_a_warning(tmp_path: Path, caplog: 
                                    dlib={"detect_max_side": 256})
     assert isinstance(auto, DlibAnalyzer)
     assert "falling back to dlib" in caplog.text
+
+
+@pytest.mark.parametrize("backend", ["auto", "scrfd", "dlib"])
+def test_factory_gives_68_landmarks_when_the_parser_needs_them(
+    backend: str, scrfd_weights: Path, celeba_rgb: list[np.ndarray]
+) -> None:
+    """Issue 10, kind 16: parser=landmarks with the default analyzer (auto -> SCRFD) must work."""
+    a = build_face_analyzer(backend, scrfd={"weights_path": str(scrfd_weights)}, dlib={"detect_max_side": 256},
+                            needs_landmarks68=True)
+    assert a.landmarks68
+    (face,) = a.detect(celeba_rgb[0])
+    assert face.landmarks68 is not None and face.landmarks68.shape == (68, 2)
+    if backend != "dlib":  # SCRFD predicts them only when asked
+        assert not build_face_analyzer(backend, scrfd={"weights_path": str(scrfd_weights)}).landmarks68
