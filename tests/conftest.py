@@ -67,3 +67,25 @@ def _single_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture
+def png_bomb() -> Callable[[Path, int, int], Path]:
+    """Write a tiny PNG (< 100 bytes) whose IHDR declares ``width x height`` (a decompression bomb header)."""
+    import struct
+    import zlib
+
+    def make(path: Path, width: int = 20000, height: int = 20000) -> Path:
+        import cv2
+        import numpy as np
+
+        ok, encoded = cv2.imencode(".png", np.zeros((1, 1), np.uint8))
+        assert ok
+        data = bytearray(encoded.tobytes())
+        data[16:24] = struct.pack(">II", width, height)  # IHDR chunk: type at 12..16, then width, height
+        data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))  # CRC over type + 13 data bytes
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(bytes(data))
+        return path
+
+    return make

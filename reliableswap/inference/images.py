@@ -6,7 +6,9 @@ model's FFHQ crop -> swap in batches on the device -> colour-match -> paste back
 :func:`run_inference` dispatcher walks the target (an image, a folder scanned recursively, or a
 video) and records every input in a :class:`~reliableswap.inference.report.RunReport`; a bad
 input (corrupt file, non-image, no face) is recorded and the run goes on. Images without a face
-are written unchanged (pass-through), so an output folder always mirrors its input folder.
+are copied byte for byte (pass-through), so an output folder always mirrors its input folder;
+swapped images keep the target's alpha channel, bit depth and gray/colour layout as far as the
+output format allows, and the report says when the output format differs (``format_note``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ import torch.nn.functional as F
 
 from reliableswap.faces.cropping import align_faces
 from reliableswap.faces.face import Face, FaceAnalyzer
-from reliableswap.io.images import IMAGE_SUFFIXES, ImageReadError, read_rgb, write_image_atomic
+from reliableswap.io.atomic import write_bytes_atomic
+from reliableswap.io.images import (IMAGE_SUFFIXES, ImageReadError, StoredImage, format_of_suffix, merge_rgb,
+                                    read_rgb, read_stored, write_stored_atomic)
 from reliableswap.inference.paste import ColorMode, ellipse_mask, match_color, parsed_face_masks, paste_back
 from reliableswap.data.transforms import images_to_uint8 as to_uint8
 from reliableswap.data.transforms import uint8_to_images as to_tensor
@@ -220,16 +224,40 @@ def kind_of(path: Path) -> Literal["image", "video", "other"]:
     return "other"
 
 
+def _write_output(stored: StoredImage, result: ImageSwap, out_path: Path, item: InputReport) -> None:
+    """Copy the input's bytes (pass-through in the same format) or encode the merged pixels."""
+    item.format_in = stored.description
+    if not result.swapped and format_of_suffix(out_path) == stored.format:
+        write_bytes_atomic(out_path, stored.data)
+        item.format_out, item.format_note = item.format_in, "copied byte for byte"
+        return
+    pixels = merge_rgb(stored, stored.rgb, result.image) if result.swapped else stored.pixels
+    item.format_out = write_stored_atomic(out_path, pixels)
+    notes = [f"{item.format_in} -> {item.format_out}"] if item.format_out != item.format_in else []
+    if item.format_out.startswith(("JPEG", "WEBP")):
+        notes.append("re-encoded with lossy compression (quality 95)")
+    item.format_note = "; ".join(notes) or None
+    if item.format_out != item.format_in:
+        log.warning("%s: written as %s (was %s)", out_path, item.format_out, item.format_in)
+
+
 def swap_image_file(pipeline: SwapPipeline, path: Path, out_path: Path) -> InputReport:
-    """One target image -> ``out_path``; never raises for bad input (recorded in the report)."""
+    """One target image -> ``out_path``; never raises for bad input (recorded in the report).
+
+    Pass-through (no face swapped) copies the file's bytes when ``out_path`` has the input's
+    format; a swapped image keeps alpha, 16-bit depth and single-channel gray where the output
+    format can hold them (:func:`reliableswap.io.images.merge_rgb`). ``format_in``,
+    ``format_out`` and ``format_note`` of the report record what was written.
+    """
     item = InputReport(path=str(path), kind="image")
     t0 = time.perf_counter()
     try:
-        rgb = read_rgb(path)
+        stored = read_stored(path)
     except ImageReadError as exc:
         item.error = f"unreadable image: {exc.reason}"
         log.error("%s: %s", path, item.error)
         return item
+    rgb = stored.rgb
     item.add_time("read", time.perf_counter() - t0)
     try:
         t = time.perf_counter()
@@ -239,7 +267,7 @@ def swap_image_file(pipeline: SwapPipeline, path: Path, out_path: Path) -> Input
         result = pipeline.swap_image(rgb, faces)
         item.add_time("swap", time.perf_counter() - t)
         t = time.perf_counter()
-        write_image_atomic(out_path, result.image)
+        _write_output(stored, result, out_path, item)
         item.add_time("write", time.perf_counter() - t)
     except Exception as exc:  # one bad image must not end a folder run
         item.error = f"{type(exc).__name__}: {exc}"

@@ -11,6 +11,11 @@ Why each step:
   Either mask is feathered (Gaussian) so the seam is invisible.
 - *colour*: a lightly trained model (or a different camera) shifts the skin tone; matching the
   swapped face's masked mean/std per channel to the target's keeps the paste-back consistent.
+  Per-channel RGB statistics cannot remove colour a gray target never had (blue eyes, pink lips
+  in a black-and-white photo), so chroma is handled from the target's chroma statistics: a
+  (near-)monochrome target face (chroma spread below :data:`MONOCHROME_CHROMA`) gets a face of
+  the swapped luminance and the target's constant tint (none for gray, the tone for sepia), in
+  every colour mode.
 - *inverse warp*: the crop and its mask are warped with the inverse of the alignment similarity
   into only the face's bounding region of the image, then alpha-blended there.
 
@@ -35,6 +40,13 @@ from reliableswap.faces.cropping import crop_region
 log = logging.getLogger(__name__)
 
 ColorMode = Literal["mean_std", "linear", "none"]
+
+#: A target face whose chroma spread (root of the summed masked variances of B-Y and R-Y, in
+#: units of the full 0..255 range) is below this counts as monochrome (gray, sepia, toned
+#: prints); 0.02 is 5/255, below what any colour face photo shows (lips vs skin vs eyes) and
+#: above the chroma noise of a gray photo saved as colour JPEG.
+MONOCHROME_CHROMA: float = 0.02
+_LUMA = (0.299, 0.587, 0.114)  # BT.601
 
 
 def ellipse_mask(size: int, feather: float = 0.04, scale: float = 1.0) -> np.ndarray:
@@ -82,19 +94,51 @@ def parsed_face_masks(parser: object, targets: Tensor, landmarks68: Tensor | Non
     return feather_masks(masks, feather * targets.shape[-1])
 
 
+def _luma_chroma(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(B, 3, S, S) RGB -> luma Y and colour differences B-Y, R-Y, each (B, 1, S, S)."""
+    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    y = _LUMA[0] * r + _LUMA[1] * g + _LUMA[2] * b
+    return y, b - y, r - y
+
+
+def keep_monochrome(swapped: Tensor, target: Tensor, mask: Tensor,
+                    threshold: float = MONOCHROME_CHROMA) -> Tensor:
+    """Give swapped crops of (near-)monochrome targets the target's chroma: luma kept, tint constant.
+
+    Per crop, the target's masked chroma (B-Y, R-Y) mean and spread are measured; when the spread
+    is below ``threshold`` (fraction of the full range) the swapped crop's chroma is replaced by
+    the target's mean chroma, so a gray target gets an exactly gray face. Colour targets are
+    returned unchanged. All (B, 3, S, S) in [-1, 1]; mask (B, 1, S, S).
+    """
+    w = mask.sum(dim=(2, 3), keepdim=True).clamp_min(1.0)
+    _, tcb, tcr = _luma_chroma(target.float())
+    mcb = (tcb * mask).sum(dim=(2, 3), keepdim=True) / w
+    mcr = (tcr * mask).sum(dim=(2, 3), keepdim=True) / w
+    var = (((tcb - mcb) ** 2 + (tcr - mcr) ** 2) * mask).sum(dim=(2, 3), keepdim=True) / w
+    mono = var.sqrt() < 2.0 * threshold  # [-1, 1] spans twice the 0..1 range
+    if not bool(mono.any()):
+        return swapped
+    y, _, _ = _luma_chroma(swapped)
+    blue, red = y + mcb, y + mcr
+    green = (y - _LUMA[0] * red - _LUMA[2] * blue) / _LUMA[1]
+    gray = torch.cat([red, green, blue], dim=1).clamp(-1, 1).to(swapped.dtype)
+    return torch.where(mono, gray, swapped)
+
+
 def match_color(swapped: Tensor, target: Tensor, mask: Tensor, mode: ColorMode = "mean_std") -> Tensor:
     """Match the swapped crops' colour statistics inside ``mask`` to the target crops'.
 
     ``mean_std``: per channel mean and standard deviation (robust, never rotates colours);
     ``linear``: full mean + covariance transfer (``reliableswap.faces.color.linear_color_transfer``);
-    ``none``: unchanged. All (B, 3, S, S) in [-1, 1]; mask (B, 1, S, S).
+    ``none``: colours unchanged. In every mode a (near-)monochrome target gets a monochrome face
+    (:func:`keep_monochrome`). All (B, 3, S, S) in [-1, 1]; mask (B, 1, S, S).
     """
     if mode == "none":
-        return swapped
+        return keep_monochrome(swapped, target, mask)
     if mode == "linear":
         from reliableswap.faces.color import linear_color_transfer
 
-        return linear_color_transfer(swapped, target, mask, mask)
+        return keep_monochrome(linear_color_transfer(swapped, target, mask, mask), target, mask)
     if mode != "mean_std":
         raise ValueError(f"unknown colour mode '{mode}'; known: mean_std, linear, none")
     w = mask.sum(dim=(2, 3), keepdim=True).clamp_min(1.0)
@@ -107,7 +151,7 @@ def match_color(swapped: Tensor, target: Tensor, mask: Tensor, mode: ColorMode =
     ms, ss = stats(swapped)
     mt, st = stats(target)
     gain = (st / ss).clamp(0.5, 2.0)  # a guard against a flat (failed) swap exploding the contrast
-    return ((swapped - ms) * gain + mt).clamp(-1, 1)
+    return keep_monochrome(((swapped - ms) * gain + mt).clamp(-1, 1), target, mask)
 
 
 def paste_back(image: np.ndarray, crop: np.ndarray, matrix: np.ndarray, mask: np.ndarray) -> np.ndarray:

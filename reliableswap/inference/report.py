@@ -36,6 +36,10 @@ class InputReport:
     ``status``: ``swapped`` (at least one face replaced), ``passthrough`` (no face to swap: the
     input was written unchanged), ``error`` (nothing written; ``error`` says why) or ``skipped``
     (not an image or video, found while scanning a folder).
+
+    Images also say how they were stored and written: ``format_in`` / ``format_out`` (e.g.
+    ``"PNG 16-bit RGBA"``) and ``format_note``: ``"copied byte for byte"`` for a pass-through,
+    else what the output encoding changed (re-encoded JPEG, bit depth, alpha, format).
     """
 
     path: str
@@ -46,6 +50,10 @@ class InputReport:
     faces_swapped: int = 0
     error: str | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
+    # image only
+    format_in: str | None = None
+    format_out: str | None = None
+    format_note: str | None = None
     # video only
     frames: list[FrameReport] | None = None
     frames_total: int | None = None

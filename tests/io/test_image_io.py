@@ -141,3 +141,73 @@ def test_write_atomic_leaves_no_temp_and_validates(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         write_image_atomic(tmp_path / "c.txt", _rgb_pattern())
     assert not (tmp_path / "b.png").exists()
+
+
+# -- decompression bombs (issue 10, kind 8) --------------------------------------------------------
+
+
+def test_a_png_declaring_20000x20000_is_refused_from_its_header(tmp_path: Path, png_bomb) -> None:
+    import time
+    import tracemalloc
+
+    from reliableswap.io.images import read_stored
+
+    path = png_bomb(tmp_path / "bomb.png")
+    assert path.stat().st_size < 200
+    for reader in (read_rgb, read_stored):
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        with pytest.raises(ImageReadError, match=r"too many pixels \(20000x20000 = 400.0 megapixels > limit 100") as info:
+            reader(path)
+        elapsed = time.perf_counter() - t0
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert elapsed < 2.0 and peak < 20 * 2**20  # nothing near the 400 MB a decode would take
+        assert "\n" not in str(info.value) and "RELIABLESWAP_MAX_IMAGE_PIXELS" in info.value.reason
+
+
+def test_the_pixel_limit_is_configurable(tmp_path: Path, monkeypatch) -> None:
+    from reliableswap.io.images import MAX_IMAGE_PIXELS, MAX_PIXELS_ENV, max_image_pixels
+
+    path = tmp_path / "a.png"
+    write_image_atomic(path, _rgb_pattern(24, 32))
+    assert max_image_pixels() == MAX_IMAGE_PIXELS == 100_000_000
+    assert read_rgb(path, max_pixels=24 * 32).shape == (24, 32, 3)
+    with pytest.raises(ImageReadError, match="too many pixels"):
+        read_rgb(path, max_pixels=24 * 32 - 1)
+    monkeypatch.setenv(MAX_PIXELS_ENV, "500")
+    with pytest.raises(ImageReadError, match="limit 0.0005"):
+        read_rgb(path)
+    monkeypatch.setenv(MAX_PIXELS_ENV, "lots")
+    with pytest.raises(ValueError, match="RELIABLESWAP_MAX_IMAGE_PIXELS must be a positive integer"):
+        read_rgb(path)
+
+
+# -- full-fidelity reads and writes (issue 10, kind 2) -------------------------------------------
+
+
+def test_stored_image_keeps_alpha_depth_and_gray_and_merges_only_changed_pixels(tmp_path: Path) -> None:
+    from reliableswap.io.images import merge_rgb, read_stored, write_stored_atomic
+
+    rng = np.random.default_rng(0)
+    bgra16 = rng.integers(0, 65536, (20, 30, 4), dtype=np.uint16)
+    bgra16[:5, :, 3] = 0  # fully transparent rows with arbitrary colour
+    assert cv2.imwrite(str(tmp_path / "a.png"), bgra16)
+    stored = read_stored(tmp_path / "a.png")
+    assert stored.format == "png" and stored.description == "PNG 16-bit RGBA"
+    assert np.array_equal(stored.pixels, bgra16) and stored.rgb.dtype == np.uint8
+    after = stored.rgb.copy()
+    after[10:12, 10:12] = (255, 0, 10)
+    merged = merge_rgb(stored, stored.rgb, after)
+    changed = np.zeros((20, 30), bool)
+    changed[10:12, 10:12] = True
+    assert np.array_equal(merged[~changed], bgra16[~changed])  # 16-bit values and alpha kept exactly
+    assert (merged[changed][:, :3] == np.array([10, 0, 255]) * 257).all()
+    assert np.array_equal(merged[..., 3], bgra16[..., 3])
+    assert write_stored_atomic(tmp_path / "b.png", merged) == "PNG 16-bit RGBA"
+    assert np.array_equal(cv2.imread(str(tmp_path / "b.png"), cv2.IMREAD_UNCHANGED), merged)
+    assert write_stored_atomic(tmp_path / "b.jpg", merged) == "JPEG 8-bit RGB"
+
+    gray = rng.integers(0, 256, (16, 16), dtype=np.uint8)
+    assert cv2.imwrite(str(tmp_path / "g.jpg"), gray)
+    assert read_stored(tmp_path / "g.jpg").description == "JPEG 8-bit gray"

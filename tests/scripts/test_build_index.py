@@ -112,3 +112,13 @@ def test_subprocess_run_and_help(messy: Path, tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert "indexed 6 images" in run.stderr and "skipped 2" in run.stderr
     assert len(read_index(out)) == 6
+
+
+def test_a_decompression_bomb_is_skipped_with_its_reason(build_index: ModuleType, tmp_path: Path, png_bomb) -> None:
+    root = tmp_path / "faces"
+    png_bomb(root / "alice" / "bomb.png")
+    Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(root / "alice" / "ok.png")
+    out, report = tmp_path / "index.csv", tmp_path / "skipped.csv"
+    assert build_index.main([str(root), "-o", str(out), "--report", str(report), "--no-progress"]) == 0
+    assert [r.path for r in read_index(out)] == ["alice/ok.png"]
+    assert _report(report)["alice/bomb.png"].startswith("too many pixels (20000x20000")
