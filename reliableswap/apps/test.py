@@ -8,7 +8,7 @@ pipeline (:mod:`reliableswap.inference.images`, :mod:`reliableswap.inference.vid
 ``source`` into ``target`` and writes a JSON run report.
 
 Exit codes: 0 the run finished (errors of single inputs are in the report); 1 the run failed as
-a whole (no source face, missing target, every input failed); 2 a usage error (missing key, no or
+a whole (no source face, missing target, every input failed, a truncated video); 2 a usage error (missing key, no or
 two swappers, a checkpoint or evaluation input that does not exist).
 """
 
@@ -153,7 +153,7 @@ def run_from_config(cfg: Any) -> int:
     """``python test.py ...``: build everything from the composed ``configs/test.yaml``; exit code.
 
     0: the run finished and at least one input was processed (errors of single inputs are in the
-    report); 1: the run failed as a whole (no source face, missing target, every input failed);
+    report); 1: the run failed as a whole (no source face, missing target, every input failed, a truncated video);
     2: a usage error (a missing or contradictory key, a checkpoint or evaluation input that does
     not exist), said in one line.
     """

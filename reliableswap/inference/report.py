@@ -40,6 +40,14 @@ class InputReport:
     Images also say how they were stored and written: ``format_in`` / ``format_out`` (e.g.
     ``"PNG 16-bit RGBA"``) and ``format_note``: ``"copied byte for byte"`` for a pass-through,
     else what the output encoding changed (re-encoded JPEG, bit depth, alpha, format).
+
+    Video counts: ``frames_declared`` (the container's frame count; an estimate in some
+    containers), ``frames_in`` (decoded), ``frames_total`` (swapped and handed to the writer),
+    ``frames_out`` (written: variable frame rates are resampled to ``output_fps``, so a frame can
+    be written more than once, ``frames_duplicated``, or -- only above 120 fps -- not at all,
+    ``frames_dropped``). ``truncated``: fewer frames decoded than declared (the run's ``ok`` is
+    then false). ``output_width``/``output_height`` are read back from the written file; ``codec``
+    is the encoder used; ``warnings`` lists every change a user would not expect.
     """
 
     path: str
@@ -63,6 +71,17 @@ class InputReport:
     width: int | None = None
     height: int | None = None
     audio: str | None = None
+    frames_declared: int | None = None
+    frames_in: int | None = None
+    frames_out: int | None = None
+    frames_duplicated: int | None = None
+    frames_dropped: int | None = None
+    truncated: bool | None = None
+    codec: str | None = None
+    output_fps: float | None = None
+    output_width: int | None = None
+    output_height: int | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def add_time(self, key: str, seconds: float) -> None:
         self.timings_s[key] = round(self.timings_s.get(key, 0.0) + seconds, 6)
@@ -90,12 +109,14 @@ class RunReport:
         for item in self.inputs:
             counts[item.status] += 1
         counts["faces_swapped"] = sum(i.faces_swapped for i in self.inputs)
+        counts["truncated"] = sum(bool(i.truncated) for i in self.inputs)
         return counts
 
     @property
     def ok(self) -> bool:
-        """False when the run failed as a whole, or when every target input failed."""
-        if self.error is not None:
+        """False when the run failed as a whole, when every target input failed, or when a video was
+        truncated (its decoded frames are written, but it must not look like a full success)."""
+        if self.error is not None or any(i.truncated for i in self.inputs):
             return False
         considered = [i for i in self.inputs if i.status != "skipped"]
         return not considered or any(i.status != "error" for i in considered)

@@ -9,34 +9,39 @@ points when the face comes back instead of sliding in from a stale position.
 
 Frames are read with OpenCV one at a time (:class:`VideoReader`; a long video never sits in
 memory), collected into batches of ``batch_size`` frames so the swapper runs batched
-(:class:`_FrameLoop`), and written with OpenCV at the input's fps and size (:class:`FrameWriter`).
-OpenCV writes no audio, so the audio track of the input is copied afterwards with ``ffmpeg`` when
-it is on PATH; when it is not, the log and the report say so. :func:`swap_video` ties the three
-together and fills the report.
+(:class:`_FrameLoop`), and written at the input's size and frame timing (:class:`FrameWriter`:
+H.264 through ffmpeg when it is found, resampling variable frame rates explicitly; see
+:mod:`reliableswap.inference.video_io`), then the input's audio is copied in. :func:`swap_video`
+ties them together and fills the report: frames declared, decoded, written, duplicated and
+dropped, the codec, the real output size, and ``truncated`` when fewer frames decode than the
+container declares (the decoded frames are still swapped and written; the run's ``ok`` is false).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
-import shutil
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-import cv2
 import numpy as np
 
 from reliableswap.faces.face import Face
 from reliableswap.inference.report import FrameReport, InputReport
+from reliableswap.inference.video_io import (  # noqa: F401 - re-exported: the video API lives here
+    FrameWriter,
+    VideoOpenError,
+    VideoReader,
+    find_ffmpeg,
+    mux_audio,
+    plan_output_fps,
+    probe_size,
+)
 
 log = logging.getLogger(__name__)
 
 FilterKind = Literal["one_euro", "ema", "none"]
-_FOURCC = {".avi": "MJPG"}
 
 
 class EmaFilter:
@@ -135,119 +140,6 @@ class LandmarkSmoother:
         return out
 
 
-def _fourcc(suffix: str) -> int:
-    return cv2.VideoWriter_fourcc(*_FOURCC.get(suffix.lower(), "mp4v"))
-
-
-def _has_audio(path: Path) -> bool | None:
-    ffprobe = shutil.which("ffprobe")
-    if ffprobe is None:
-        return None
-    proc = subprocess.run([ffprobe, "-v", "error", "-select_streams", "a", "-show_entries", "stream=index",
-                           "-of", "csv=p=0", str(path)], capture_output=True, text=True, timeout=60)
-    return bool(proc.stdout.strip()) if proc.returncode == 0 else None
-
-
-def mux_audio(video_only: Path, original: Path, out_path: Path) -> str:
-    """Copy ``original``'s audio into ``video_only`` -> ``out_path``; returns a status string.
-
-    Statuses: ``copied``, ``no audio track in input``, ``ffmpeg not found: ...``, ``ffmpeg
-    failed: ...``. In every case but ``copied`` the silent video is moved to ``out_path``.
-    """
-    ffmpeg = shutil.which("ffmpeg")
-    status: str
-    if ffmpeg is None:
-        status = "ffmpeg not found on PATH: output written without audio (install ffmpeg to keep it)"
-    elif _has_audio(original) is False:
-        status = "no audio track in input"
-    else:
-        status = "ffmpeg failed"
-        for audio_codec in (["-c:a", "copy"], ["-c:a", "aac"]):
-            tmp = out_path.with_name(f".{out_path.stem}.mux{out_path.suffix}")
-            cmd = [ffmpeg, "-y", "-v", "error", "-i", str(video_only), "-i", str(original), "-map", "0:v:0",
-                   "-map", "1:a:0?", "-c:v", "copy", *audio_codec, "-shortest", str(tmp)]
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
-            if proc.returncode == 0:
-                os.replace(tmp, out_path)
-                video_only.unlink(missing_ok=True)
-                return "copied"
-            tmp.unlink(missing_ok=True)
-            status = f"ffmpeg failed: {proc.stderr.strip()[-300:]}"
-    (log.info if status.startswith("no audio") else log.warning)("%s: %s", original, status)
-    os.replace(video_only, out_path)
-    return status
-
-
-class VideoOpenError(RuntimeError):
-    """A video that cannot be swapped at all (unreadable, no frames); the message is the report's."""
-
-
-class VideoReader:
-    """One video decoded with OpenCV frame by frame (BGR ``uint8``), with its fps and frame size.
-
-    ``fps`` falls back to 25 when the container has none; ``width``/``height`` come from the
-    first decoded frame (containers can declare odd sizes the decoder does not produce).
-
-    Raises:
-        VideoOpenError: OpenCV cannot open the file, or it has no decodable frame.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._cap = cv2.VideoCapture(str(path))
-        if not self._cap.isOpened():
-            raise VideoOpenError("unreadable video (OpenCV could not open it)")
-        fps = self._cap.get(cv2.CAP_PROP_FPS) or 0.0
-        self.declared_frames = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        ok, first = self._cap.read()
-        if not ok or first is None:
-            self._cap.release()
-            raise VideoOpenError("video has no frames (zero-length or undecodable)")
-        if not fps or not math.isfinite(fps) or fps <= 0:
-            log.warning("%s: no fps in the container, writing at 25 fps", path)
-            fps = 25.0
-        self.fps = float(fps)
-        self.height, self.width = (int(v) for v in first.shape[:2])
-        self._first: np.ndarray | None = first
-
-    def frames(self) -> Iterator[np.ndarray]:
-        """The frames in order, the first one included; stops at the first failed read."""
-        frame, self._first = self._first, None
-        while frame is not None:
-            yield frame
-            ok, frame = self._cap.read()
-            if not ok:
-                frame = None
-
-    def release(self) -> None:
-        self._cap.release()
-
-
-class FrameWriter:
-    """Writes RGB frames at ``fps`` into a hidden silent file beside ``out_path``; :meth:`finish`
-    copies the audio of the original in (or moves the silent file) and returns the audio status."""
-
-    def __init__(self, out_path: Path, fps: float, width: int, height: int) -> None:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        self.out_path = out_path
-        self.silent = out_path.with_name(f".{out_path.stem}.video{out_path.suffix}")
-        self._writer = cv2.VideoWriter(str(self.silent), _fourcc(out_path.suffix), fps, (width, height))
-
-    def is_open(self) -> bool:
-        return bool(self._writer.isOpened())
-
-    def write(self, rgb: np.ndarray) -> None:
-        """One (H, W, 3) RGB ``uint8`` frame of the video's size."""
-        self._writer.write(np.ascontiguousarray(rgb[:, :, ::-1]))
-
-    def release(self) -> None:
-        self._writer.release()
-
-    def finish(self, original: Path) -> str:
-        """Mux ``original``'s audio into the written frames at ``out_path`` (see :func:`mux_audio`)."""
-        return mux_audio(self.silent, original, self.out_path)
-
-
 class _FrameLoop:
     """Detect + smooth per frame, swap ``batch_size`` frames at a time, write them in order.
 
@@ -261,26 +153,30 @@ class _FrameLoop:
         self.frames, self.bar, self.t0 = frames, bar, t0
         self.index = self.written = self.found_frames = self.faces_found = self.faces_swapped = 0
         self.t_detect = self.t_swap = 0.0
+        self.read, self.last_t = 0, 0.0  # frames decoded; the last one's timestamp (ms from the first)
         self._batch: list[np.ndarray] = []
         self._batch_faces: list[list[Face]] = []
+        self._batch_times: list[float] = []
 
     def run(self, reader: VideoReader, max_frames: int | None) -> None:
         """Process every frame of ``reader`` (at most ``max_frames``); raises on failure."""
-        for frame in reader.frames():
-            self._add(np.ascontiguousarray(frame[:, :, ::-1]))
+        for frame, t_ms in reader.frames():
+            self.read, self.last_t = self.read + 1, t_ms
+            self._add(np.ascontiguousarray(frame[:, :, ::-1]), t_ms)
             self.index += 1
             if max_frames is not None and self.index >= max_frames:
                 break
         if self._batch:
             self._flush()
 
-    def _add(self, rgb: np.ndarray) -> None:
+    def _add(self, rgb: np.ndarray, t_ms: float) -> None:
         t = time.perf_counter()
-        faces = self.smoother(self.pipeline.detect(rgb), self.index / self.fps)
+        faces = self.smoother(self.pipeline.detect(rgb), t_ms / 1000.0)
         self.t_detect += time.perf_counter() - t
         self.found_frames += bool(faces)
         self.faces_found += len(faces)
         self._batch.append(rgb)
+        self._batch_times.append(t_ms)
         self._batch_faces.append(faces)
         if len(self._batch) >= self.pipeline.settings.batch_size:
             self._flush()
@@ -289,8 +185,8 @@ class _FrameLoop:
         t = time.perf_counter()
         results = self.pipeline.swap_images(self._batch, self._batch_faces)
         self.t_swap += time.perf_counter() - t
-        for res in results:
-            self.writer.write(res.image)
+        for res, t_ms in zip(results, self._batch_times):
+            self.writer.write(res.image, t_ms)
             if self.frames is not None:
                 self.frames.append(FrameReport(index=self.written, found=res.found, swapped=res.swapped))
             self.faces_swapped += res.swapped
@@ -300,6 +196,7 @@ class _FrameLoop:
             self.bar.set_postfix(fps=f"{self.written / max(time.perf_counter() - self.t0, 1e-9):.1f}")
         self._batch.clear()
         self._batch_faces.clear()
+        self._batch_times.clear()
 
 
 def _progress_bar(path: Path, declared: int, max_frames: int | None) -> Any:
@@ -315,8 +212,27 @@ def _fail(item: InputReport, message: str, context: str) -> InputReport:
     return item
 
 
-def _finish_report(item: InputReport, loop: _FrameLoop, writer: FrameWriter, path: Path, t0: float) -> None:
-    """Audio copy, timings and counts into ``item`` (after the frames are written)."""
+def truncation(declared: int, decoded: int, fps: float, last_t_ms: float | None) -> str | None:
+    """The report's warning when fewer frames decode than the container declares; else None.
+
+    A shortfall in frames alone is not enough where the declared count is an estimate (duration x
+    fps, e.g. variable frame rate in MKV): with timestamps (``last_t_ms``, the last decoded frame's,
+    ms from the first) the decoded frames must also end before 98% of the declared duration.
+    """
+    if declared <= decoded:
+        return None
+    if last_t_ms is not None and decoded > 1:
+        end_s = (last_t_ms + last_t_ms / (decoded - 1)) / 1000.0
+        if end_s >= 0.98 * declared / fps:
+            return None
+    return (f"truncated: decoded {decoded} of {declared} declared frames (the file is cut short or damaged); "
+            f"the output has the {decoded} decoded frames")
+
+
+def _finish_report(item: InputReport, loop: _FrameLoop, writer: FrameWriter, reader: VideoReader,
+                   max_frames: int | None, t0: float) -> None:
+    """Audio copy, timings, frame counts, codec and output size into ``item`` (after the frames are written)."""
+    path = reader.path
     item.add_time("detect", loop.t_detect)
     item.add_time("swap_paste", loop.t_swap)
     t = time.perf_counter()
@@ -327,21 +243,50 @@ def _finish_report(item: InputReport, loop: _FrameLoop, writer: FrameWriter, pat
     item.frames_total, item.frames_with_faces = loop.written, loop.found_frames
     item.frames_passthrough = sum(1 for f in item.frames if f.swapped == 0) if item.frames is not None else None
     item.faces_found, item.faces_swapped = loop.faces_found, loop.faces_swapped
+    item.frames_declared, item.frames_in = reader.declared_frames, loop.read
+    item.frames_out, item.frames_duplicated = writer.frames_out, writer.frames_duplicated
+    item.frames_dropped, item.codec, item.output_fps = writer.frames_dropped, writer.codec, writer.fps
+    item.output_width, item.output_height = probe_size(writer.out_path) or writer.size
+    item.warnings.extend(writer.warnings)
+    if writer.frames_duplicated or writer.frames_dropped:
+        item.warnings.append(f"variable frame rate resampled to a constant {writer.fps:.3f} fps keeping the duration: "
+                             f"{writer.frames_duplicated} frames duplicated, {writer.frames_dropped} dropped")
+    if item.error is None and (max_frames is None or loop.read < max_frames):
+        last_t = loop.last_t if reader.timestamps_ok else None
+        message = truncation(reader.declared_frames, loop.read, reader.fps, last_t)
+        item.truncated = message is not None
+        if message:
+            item.warnings.append(message)
     if item.error is None:
         item.status = "swapped" if loop.faces_swapped else "passthrough"
-    log.info("%s -> %s: %d frames (%d with faces, %d faces swapped, %d landmark-track resets) at %.2f frames/s; "
-             "audio: %s", path, writer.out_path, loop.written, loop.found_frames, loop.faces_swapped, loop.smoother.resets,
-             loop.written / max(item.timings_s["total"], 1e-9), item.audio)
+    for warning in item.warnings:
+        log.warning("%s: %s", path, warning)
+    log.info("%s -> %s: %d frames in, %d out (%d with faces, %d faces swapped, %d landmark-track resets) at "
+             "%.2f frames/s; %s; audio: %s", path, writer.out_path, loop.read, writer.frames_out, loop.found_frames,
+             loop.faces_swapped, loop.smoother.resets, loop.written / max(item.timings_s["total"], 1e-9),
+             writer.codec, item.audio)
+
+
+def _close(reader: VideoReader, writer: FrameWriter, bar: Any, item: InputReport) -> None:
+    reader.release()
+    if bar is not None:
+        bar.close()
+    try:
+        writer.release()
+    except Exception as exc:  # the encoder failed at the end: the output may be unusable
+        item.error = item.error or f"writing the video failed: {exc}"
+        log.error("%s: %s", item.path, item.error)
 
 
 def swap_video(pipeline: Any, path: Path, out_path: Path, smoothing: FilterKind = "one_euro",
                smoothing_params: dict[str, float] | None = None, progress: bool = True,
                max_frames: int | None = None, record_frames: bool = True) -> InputReport:
-    """Swap every frame of ``path`` into ``out_path`` (fps and size kept); never raises for bad input.
+    """Swap every frame of ``path`` into ``out_path`` (size and timing kept); never raises for bad input.
 
     ``pipeline`` is a :class:`~reliableswap.inference.images.SwapPipeline`; its ``batch_size``
     frames are swapped together. ``max_frames`` stops early (previews, benchmarks). A failure
-    mid-video keeps the frames written so far and is recorded in the report.
+    mid-video keeps the frames written so far and is recorded in the report; so is a truncated
+    input (``truncated``, a warning) and every resampled, padded or re-coded detail (``warnings``).
     """
     item = InputReport(path=str(path), kind="video", frames=[] if record_frames else None)
     if out_path.suffix.lower() not in (".mp4", ".avi", ".mov", ".mkv", ".m4v"):
@@ -352,7 +297,8 @@ def swap_video(pipeline: Any, path: Path, out_path: Path, smoothing: FilterKind 
     except VideoOpenError as exc:
         return _fail(item, str(exc), str(path))
     item.fps, item.width, item.height = reader.fps, reader.width, reader.height
-    writer = FrameWriter(out_path, reader.fps, reader.width, reader.height)
+    out_fps = plan_output_fps(reader.fps, reader.scan(max_frames))
+    writer = FrameWriter(out_path, out_fps, reader.width, reader.height)
     if not writer.is_open():
         reader.release()
         return _fail(item, f"cannot open a video writer for {out_path}", "")
@@ -366,9 +312,6 @@ def swap_video(pipeline: Any, path: Path, out_path: Path, smoothing: FilterKind 
         item.error = f"failed at frame {loop.index}: {type(exc).__name__}: {exc}"
         log.exception("%s: %s", path, item.error)
     finally:
-        reader.release()
-        writer.release()
-        if bar is not None:
-            bar.close()
-    _finish_report(item, loop, writer, path, t0)
+        _close(reader, writer, bar, item)
+    _finish_report(item, loop, writer, reader, max_frames, t0)
     return item

@@ -9,7 +9,6 @@ photos; the report must account for each. The video-with-audio and failure paths
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import types
@@ -22,6 +21,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
 from reliableswap.config import register_resolvers
+from reliableswap.inference.video_io import find_ffmpeg
 from tests.inference.conftest import REPO  # noqa: F401 - fixtures come from tests/inference/conftest.py
 
 pytest_plugins = ["tests.inference.conftest"]
@@ -111,16 +111,17 @@ def test_folder_run_swaps_faces_and_reports_every_bad_input(tiny_ckpt, wild, scr
     assert clip["frames_passthrough"] == 1 and clip["frames"][-1]["swapped"] == 0
     n, fps, w, h = _video_props(out / "clip.mp4")
     assert (n, round(fps), w, h) == (6, 10, 256, 256)
-    assert report["summary"] == {"swapped": 2, "passthrough": 1, "error": 3, "skipped": 1,
+    assert report["summary"] == {"swapped": 2, "passthrough": 1, "error": 3, "skipped": 1, "truncated": 0,
                                  "faces_swapped": 1 + clip["faces_swapped"]}
+    assert (clip["frames_declared"], clip["frames_in"], clip["frames_out"], clip["truncated"]) == (6, 6, 6, False)
 
 
 @pytest.fixture(scope="module")
 def short_talking_video(tmp_path_factory, talking_video) -> Path:
     """The first 12 frames of the shared talking-head video, with its audio when ffmpeg exists."""
     out = tmp_path_factory.mktemp("video") / "talking.mp4"
-    if shutil.which("ffmpeg"):
-        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(talking_video), "-frames:v", "12", "-c:v", "mpeg4",
+    if find_ffmpeg():
+        subprocess.run([find_ffmpeg(), "-v", "error", "-y", "-i", str(talking_video), "-frames:v", "12", "-c:v", "mpeg4",
                         "-q:v", "3", "-c:a", "aac", "-t", "0.5", str(out)], check=True, timeout=120)
     else:
         cap = cv2.VideoCapture(str(talking_video))
@@ -141,21 +142,22 @@ def test_video_keeps_frames_fps_size_and_audio(tiny_ckpt, wild, scrfd, short_tal
     got = _video_props(out)
     assert got[0] == src[0] == item["frames_total"] and abs(got[1] - src[1]) < 0.01 and got[2:] == src[2:]
     assert item["frames_with_faces"] == src[0] and item["faces_swapped"] >= src[0]
-    if shutil.which("ffmpeg"):
-        assert item["audio"] == "copied"
-        probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a", "-show_entries", "stream=codec_type",
-                                "-of", "csv=p=0", str(out)], capture_output=True, text=True)
-        assert "audio" in probe.stdout
+    assert item["frames_in"] == item["frames_out"] == src[0]
+    assert (item["output_width"], item["output_height"]) == src[2:]
+    if find_ffmpeg():
+        assert item["audio"] == "copied" and item["codec"].startswith("h264")
+        probe = subprocess.run([find_ffmpeg(), "-hide_banner", "-i", str(out)], capture_output=True, text=True)
+        assert "Audio:" in probe.stderr and "Video: h264" in probe.stderr
     else:
         assert "ffmpeg not found" in item["audio"]
 
 
 def test_audio_step_says_when_ffmpeg_is_missing(tmp_path, monkeypatch):
-    from reliableswap.inference import video
+    from reliableswap.inference import video, video_io
 
     silent, final = tmp_path / ".x.video.mp4", tmp_path / "x.mp4"
     silent.write_bytes(b"frames")
-    monkeypatch.setattr(video.shutil, "which", lambda name: None)
+    monkeypatch.setattr(video_io, "find_ffmpeg", lambda: None)
     status = video.mux_audio(silent, tmp_path / "in.mp4", final)
     assert "ffmpeg not found" in status and final.read_bytes() == b"frames" and not silent.exists()
 

@@ -69,7 +69,7 @@ def clip(tmp_path: Path) -> Path:
 def test_reader_gives_size_fps_and_every_frame(clip: Path, tmp_path: Path) -> None:
     reader = VideoReader(clip)
     assert (reader.width, reader.height, reader.fps, reader.declared_frames) == (66, 50, 12.5, 11)
-    frames = list(reader.frames())
+    frames = [frame for frame, _ in reader.frames()]
     reader.release()
     assert len(frames) == 11 and frames[0].shape == (50, 66, 3)
     empty = tmp_path / "empty.mp4"
@@ -79,9 +79,9 @@ def test_reader_gives_size_fps_and_every_frame(clip: Path, tmp_path: Path) -> No
 
 
 def test_writer_writes_rgb_frames_and_moves_the_silent_file(clip: Path, tmp_path: Path, monkeypatch) -> None:
-    from reliableswap.inference import video
+    from reliableswap.inference import video_io
 
-    monkeypatch.setattr(video.shutil, "which", lambda name: None)
+    monkeypatch.setattr(video_io, "find_ffmpeg", lambda: None)
     writer = FrameWriter(tmp_path / "sub" / "out.avi", 10.0, 66, 50)
     assert writer.is_open()
     for _ in range(4):
