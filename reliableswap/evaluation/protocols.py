@@ -49,12 +49,21 @@ __all__ = [
     "EvalPair",
     "FaceForensicsProtocol",
     "FolderProtocol",
+    "NoUsableInputs",
     "Protocol",
     "build_protocol",
     "load_crop",
     "read_ffpp_pairs",
     "sample_pairs",
 ]
+
+
+class NoUsableInputs(FileNotFoundError):
+    """``eval.input`` holds no images, or too few usable ones to pair (after dropping bad inputs).
+
+    A :class:`FileNotFoundError`, so callers that report missing inputs as usage errors
+    (``test.py``: one line, exit code 2) report this the same way.
+    """
 
 
 @dataclass(frozen=True)
@@ -151,14 +160,14 @@ class FolderProtocol(Protocol):
                  index: str | os.PathLike[str] | None = None, skip_private: bool = True,
                  min_size: int = MIN_INPUT_SIZE, check_faces: bool = True) -> None:
         """``min_size``: smallest accepted crop side (px); ``check_faces``: drop crops where dlib
-        HOG finds no face. Raises ``FileNotFoundError`` (no folder) or ``ValueError`` (no images,
-        or fewer than 2 identities left after dropping bad inputs)."""
+        HOG finds no face. Raises ``FileNotFoundError`` (no folder) or :class:`NoUsableInputs` (no
+        images, or fewer than 2 identities left after dropping bad inputs; the message counts them)."""
         self.root = Path(input)
         if not self.root.is_dir():
             raise FileNotFoundError(f"eval.input is not a folder of aligned faces: {self.root}")
         rows = load_rows(self.root, index or None, skip_private=skip_private, read_sizes=False)
         if not rows:
-            raise ValueError(f"no images found under {self.root}")
+            raise NoUsableInputs(f"no images found under {self.root}")
         self.seed = int(seed)
         self.index = str(index) if index else None
         self.min_size, self.check_faces = int(min_size), bool(check_faces)
@@ -169,7 +178,7 @@ class FolderProtocol(Protocol):
                         "listed in dropped.csv)", len(dropped), len(rows))
         good = [rows[i] for i in kept]
         if len(group_by_identity(good)) < 2:
-            raise ValueError(f"{self.root}: {len(good)} usable images of {len(rows)} "
+            raise NoUsableInputs(f"{self.root}: {len(good)} usable images of {len(rows)} "
                              f"({len(dropped)} dropped: unreadable, tiny or faceless); a swap protocol "
                              f"needs >= 2 identities")
         self.pairs = sample_pairs(good, int(num_pairs), self.seed)

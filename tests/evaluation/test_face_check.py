@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,7 @@ from omegaconf import OmegaConf
 from reliableswap.evaluation.baselines import CopyTarget
 from reliableswap.evaluation.face_check import MIN_INPUT_SIZE, face_check, screen_inputs
 from reliableswap.evaluation.metrics import DlibIdRetrieval, ExpressionError, TDDFAPoseError, node_of
-from reliableswap.evaluation.protocols import FolderProtocol
+from reliableswap.evaluation.protocols import FolderProtocol, NoUsableInputs
 from reliableswap.evaluation.runner import run
 from reliableswap.io.images import read_rgb, write_image_atomic
 
@@ -37,6 +39,7 @@ def _faces(celeba_images: Path, folder: Path, n: int) -> list[str]:
 def _bad_inputs(celeba_images: Path, folder: Path) -> dict[str, str]:
     """Write one input of each bad kind into ``folder``; file name -> expected reason prefix."""
     rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
     face = read_rgb(next(p for p in sorted(celeba_images.iterdir()) if p.suffix == ".jpg"))
     (folder / "broken.png").write_bytes(rng.integers(0, 256, 300, dtype=np.uint8).tobytes())
     (folder / "empty.jpg").write_bytes(b"")
@@ -84,8 +87,19 @@ def test_screening_can_be_switched_off_and_all_bad_inputs_say_why(celeba_images:
     keys = sorted(bad)
     kept, dropped = screen_inputs(tmp_path, keys, min_size=0, check_faces=False)
     assert {keys[i] for i in kept} == {"noise.png", "grey.png", "tiny.png"}
-    with pytest.raises(ValueError, match=r"0 usable images of 6 \(6 dropped"):
+    with pytest.raises(NoUsableInputs, match=r"0 usable images of 6 \(6 dropped"):
         FolderProtocol(tmp_path, num_pairs=2)
+
+
+def test_test_py_says_in_one_line_when_no_input_is_usable(celeba_images: Path, tmp_path: Path) -> None:
+    _bad_inputs(celeba_images, tmp_path / "in")
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "test.py", "baseline=copy_target", "eval=folder", "eval.metrics=[]",
+                           f"eval.input={tmp_path / 'in'}", f"output={tmp_path / 'out'}"],
+                          cwd=repo, capture_output=True, text=True, timeout=300)
+    said = proc.stdout + proc.stderr
+    assert proc.returncode == 2, said[-2000:]
+    assert "0 usable images of 6 (6 dropped" in said and "Traceback" not in said
 
 
 class _NoiseOnOdd:
