@@ -12,7 +12,10 @@ Benchmarking (see :mod:`.runner`): :func:`run` evaluates a :class:`~reliableswap
 on a protocol (:mod:`.protocols`: ``FolderProtocol``, ``FaceForensicsProtocol``) with configured
 metrics (:mod:`.metrics` package, one module per family: identity retrieval, pose, expression,
 FixerNet similarity, FID/KID); both are chosen in ``configs/eval/*.yaml`` by ``_target_`` nodes
-(:mod:`.targets` resolves them). :mod:`.baselines` holds the ``copy_target`` /
+(:mod:`.targets` resolves them). :mod:`.face_check` (dlib HOG) drops faceless, tiny and
+unreadable inputs before pairing and checks every result for a face (the face-detection rate;
+pose/expression score only results with a face); :mod:`.provenance` writes ``pairs.csv`` /
+``dropped.csv`` and the provenance of every record. :mod:`.baselines` holds the ``copy_target`` /
 ``copy_source_aligned`` sanity swappers (``configs/baseline/``). This package never imports
 :mod:`reliableswap.inference`.
 

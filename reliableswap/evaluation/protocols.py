@@ -10,6 +10,9 @@ Configs pick one with a ``_target_`` node (``eval.protocol``, see :func:`build_p
   from sub-folder names (a flat folder = every image its own identity, like the shared
   CelebAMask-HQ sample). ``num_pairs`` pairs drawn with ``seed``; source and target always have
   different identities; sources are distinct images while the folder has enough of them.
+  Before pairing, crops that are unreadable, smaller than ``min_size`` px, not square or faceless
+  (dlib HOG, :mod:`.face_check`) are dropped; :attr:`Protocol.dropped` lists them with the reason
+  (the runner writes ``dropped.csv``).
 - ``faceforensics`` (:class:`FaceForensicsProtocol`): FF++'s manipulation pairs (the frozen list
   ``assets/ffpp_eval_pairs.csv``, generated from FF++'s official splits by
   ``scripts/make_ffpp_pairs.py``), 10 frames per video. Frames come from the user's FF++ download
@@ -35,6 +38,7 @@ import numpy as np
 from torch import Tensor
 
 from reliableswap.data.transforms import resize_uint8, uint8_to_images
+from reliableswap.evaluation.face_check import MIN_INPUT_SIZE, screen_inputs
 from reliableswap.io.images import read_rgb, write_image_atomic
 from reliableswap.io.index import IndexRow, group_by_identity
 from reliableswap.io.rows import load_rows
@@ -45,12 +49,21 @@ __all__ = [
     "EvalPair",
     "FaceForensicsProtocol",
     "FolderProtocol",
+    "NoUsableInputs",
     "Protocol",
     "build_protocol",
     "load_crop",
     "read_ffpp_pairs",
     "sample_pairs",
 ]
+
+
+class NoUsableInputs(FileNotFoundError):
+    """``eval.input`` holds no images, or too few usable ones to pair (after dropping bad inputs).
+
+    A :class:`FileNotFoundError`, so callers that report missing inputs as usage errors
+    (``test.py``: one line, exit code 2) report this the same way.
+    """
 
 
 @dataclass(frozen=True)
@@ -82,6 +95,12 @@ class Protocol:
     name: str = "protocol"
     pairs: list[EvalPair]
     seed: int | None = None
+    #: ``(key, reason)`` of inputs left out before pairing (unreadable, tiny, faceless).
+    dropped: tuple[tuple[str, str], ...] = ()
+
+    def input_path(self) -> str | None:
+        """Absolute path of what the pairs were drawn from (recorded with every number)."""
+        return None
 
     def path(self, key: str) -> Path:
         raise NotImplementedError
@@ -138,24 +157,43 @@ class FolderProtocol(Protocol):
     name = "folder"
 
     def __init__(self, input: str | os.PathLike[str], num_pairs: int = 1000, seed: int = 0,
-                 index: str | os.PathLike[str] | None = None, skip_private: bool = True) -> None:
+                 index: str | os.PathLike[str] | None = None, skip_private: bool = True,
+                 min_size: int = MIN_INPUT_SIZE, check_faces: bool = True) -> None:
+        """``min_size``: smallest accepted crop side (px); ``check_faces``: drop crops where dlib
+        HOG finds no face. Raises ``FileNotFoundError`` (no folder) or :class:`NoUsableInputs` (no
+        images, or fewer than 2 identities left after dropping bad inputs; the message counts them)."""
         self.root = Path(input)
         if not self.root.is_dir():
             raise FileNotFoundError(f"eval.input is not a folder of aligned faces: {self.root}")
         rows = load_rows(self.root, index or None, skip_private=skip_private, read_sizes=False)
         if not rows:
-            raise ValueError(f"no images found under {self.root}")
+            raise NoUsableInputs(f"no images found under {self.root}")
         self.seed = int(seed)
         self.index = str(index) if index else None
-        self.pairs = sample_pairs(rows, int(num_pairs), self.seed)
+        self.min_size, self.check_faces = int(min_size), bool(check_faces)
+        kept, dropped = screen_inputs(self.root, [r.path for r in rows], self.min_size, self.check_faces)
+        self.dropped = tuple(dropped)
+        if dropped:
+            log.warning("folder protocol: dropped %d of %d input images (unreadable, tiny or faceless; "
+                        "listed in dropped.csv)", len(dropped), len(rows))
+        good = [rows[i] for i in kept]
+        if len(group_by_identity(good)) < 2:
+            raise NoUsableInputs(f"{self.root}: {len(good)} usable images of {len(rows)} "
+                             f"({len(dropped)} dropped: unreadable, tiny or faceless); a swap protocol "
+                             f"needs >= 2 identities")
+        self.pairs = sample_pairs(good, int(num_pairs), self.seed)
         log.info("folder protocol: %d pairs from %d images (%d identities) in %s, seed %d",
-                 len(self.pairs), len(rows), len(group_by_identity(rows)), self.root, self.seed)
+                 len(self.pairs), len(good), len(group_by_identity(good)), self.root, self.seed)
 
     def path(self, key: str) -> Path:
         return self.root / key
 
+    def input_path(self) -> str | None:
+        return str(self.root.resolve())
+
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "input": self.root.name, "index": self.index}
+        return {**super().describe(), "input": self.root.name, "index": self.index, "min_size": self.min_size,
+                "check_faces": self.check_faces, "num_dropped": len(self.dropped)}
 
 
 # -- FaceForensics++ --------------------------------------------------------------------------------
@@ -217,6 +255,9 @@ class FaceForensicsProtocol(Protocol):
                       for r in rows for k in range(self.frames_per_video)]
         self.seed = None
         self.prepare()
+
+    def input_path(self) -> str | None:
+        return str(self.videos_dir.resolve())
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "split": self.split, "videos": len(self.rows),

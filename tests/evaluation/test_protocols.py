@@ -40,7 +40,7 @@ def test_folder_protocol_labels_and_loads(tmp_path: Path) -> None:
     for person in ("alice", "bob"):
         for k in range(2):
             write_image_atomic(tmp_path / person / f"{k}.png", rng.integers(0, 255, (40, 40, 3), dtype=np.uint8))
-    proto = FolderProtocol(tmp_path, num_pairs=4, seed=1)
+    proto = FolderProtocol(tmp_path, num_pairs=4, seed=1, min_size=16, check_faces=False)  # noise, not faces
     assert {p.source_id for p in proto.pairs} <= {"alice", "bob"}
     src, tgt, pairs = next(proto.batches(size=16, batch_size=3))
     assert src.shape == tgt.shape == (3, 3, 16, 16) and len(pairs) == 3

@@ -38,24 +38,29 @@ def test_run_writes_jsonl_markdown_grid_and_tensorboard(tmp_path: Path) -> None:
     for i in range(6):
         write_image_atomic(faces / f"{i}.png", np.full((48, 48, 3), rng.integers(0, 255, 3), dtype=np.uint8))
     cfg = OmegaConf.create({"device": "cpu", "ckpt_path": "runs/x/last.ckpt", "eval": {
-        "protocol": node_of(FolderProtocol, input=str(faces), num_pairs=5, seed=0), "batch_size": 2,
+        "protocol": node_of(FolderProtocol, input=str(faces), num_pairs=5, seed=0, min_size=0, check_faces=False),
+        "batch_size": 2,
         "tensorboard_dir": str(tmp_path / "tb"), "grid_samples": 4,
         "metrics": [node_of(EncoderIdRetrieval, encoder={"_target_": "torch.nn.Flatten"}),
                     node_of(FixerSimilarity, encoder=None)]}})
     out = tmp_path / "out"
     records = run(cfg, CopySourceAligned(size=32), out)
     lines = [json.loads(s) for s in (out / "metrics.jsonl").read_text().splitlines()]
-    assert lines == json.loads(json.dumps(records)) and len(lines) == 2
-    first = lines[0]
+    assert lines == json.loads(json.dumps(records)) and len(lines) == 3
+    rate, first = lines[0], lines[1]
+    assert rate["metric"] == "face_detection_rate" and rate["values"]["rate"] == 0.0  # flat colours
+    assert rate["num_total"] == 5
     assert first["metric"] == "id_retrieval" and first["values"]["top1"] == 1.0
     assert first["model"] == "copy_source_aligned" and first["checkpoint"] == "runs/x/last.ckpt"
     assert first["protocol"]["name"] == "folder" and first["seed"] == 0 and first["num_samples"] == 5
-    assert lines[1]["status"] == "skipped" and "not configured" in lines[1]["note"]
+    assert first["values"]["results_with_face"] == 0.0 and "0 of 5 results have a face" in first["note"]
+    assert lines[2]["status"] == "skipped" and "not configured" in lines[2]["note"]
     md = (out / "metrics.md").read_text()
     assert "| id_retrieval | encoder |" in md and "seed=0" in md and "skipped" in md
     from reliableswap.io.images import read_rgb
 
-    assert read_rgb(out / "samples.png").shape == (3 * 32, 4 * 32, 3)
+    grid = read_rgb(out / "samples.png")  # + a header strip (pair ids) and a label column
+    assert 3 * 32 < grid.shape[0] < 3 * 32 + 32 and 4 * 32 < grid.shape[1] < 4 * 32 + 100
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
 
 
@@ -70,7 +75,8 @@ def _sanity(celeba_images: Path, shared_weight, tmp_path: Path, swapper) -> dict
         "protocol": node_of(FolderProtocol, input=str(celeba_images), num_pairs=NUM_PAIRS, seed=0),
         "batch_size": 12, "save_grid": False, "metrics": SANITY_METRICS}})
     records = run(cfg, swapper, tmp_path)
-    assert all(r["status"] == "ok" and r["num_samples"] == NUM_PAIRS for r in records)
+    assert all(r["status"] == "ok" and r["num_samples"] == r["num_total"] == NUM_PAIRS for r in records)
+    assert records[0]["metric"] == "face_detection_rate" and records[0]["values"]["rate"] == 1.0
     return {r["metric"]: r["values"] for r in records}
 
 

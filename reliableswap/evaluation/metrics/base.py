@@ -67,6 +67,9 @@ class SwapBatch:
 
     ``source_key``/``target_key`` name the image (file or video frame), so judges describe each
     distinct source image once and the retrieval gallery holds each source image once.
+    ``swap_face`` (B,) bool says which swap results hold a face (an independent detector, see
+    :mod:`reliableswap.evaluation.face_check`); metrics that read the face's geometry (pose,
+    expression) score only those. ``None`` = not checked: every sample is scored.
     """
 
     source: Tensor
@@ -76,6 +79,7 @@ class SwapBatch:
     target_id: list[str]
     source_key: list[str]
     target_key: list[str]
+    swap_face: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.swap.shape[0])
@@ -95,7 +99,11 @@ class SwapBatch:
 
 @dataclass
 class MetricResult:
-    """A metric's outcome; ``values`` is empty unless ``status == "ok"``."""
+    """A metric's outcome; ``values`` is empty unless ``status == "ok"``.
+
+    ``num_samples`` counts the samples the values are computed on; ``num_total`` the samples the
+    metric saw (``None`` = the same: it scores every sample).
+    """
 
     metric: str
     backend: str
@@ -104,6 +112,7 @@ class MetricResult:
     status: str = "ok"
     note: str = ""
     backend_info: dict[str, Any] = field(default_factory=dict)
+    num_total: int | None = None
 
 
 class Metric(ABC):
@@ -115,6 +124,7 @@ class Metric(ABC):
     def __init__(self, device: str | torch.device = "cpu") -> None:
         self.device = torch.device(device)
         self.num_samples = 0
+        self.num_total: int | None = None  # set by _face_rows: samples seen when faces are checked
 
     @abstractmethod
     def update(self, batch: SwapBatch) -> None: ...
@@ -125,13 +135,35 @@ class Metric(ABC):
     def backend_info(self) -> dict[str, Any]:
         return {"backend": self.backend}
 
+    def _face_rows(self, batch: SwapBatch) -> list[int]:
+        """Indices of ``batch`` to score: those whose swap holds a face (all when unchecked).
+
+        Counts them in ``num_samples`` and, when faces were checked, every sample in ``num_total``.
+        """
+        if batch.swap_face is None:
+            rows = list(range(len(batch)))
+        else:
+            rows = [i for i, f in enumerate(np.asarray(batch.swap_face, dtype=bool)) if f]
+            self.num_total = (self.num_total or 0) + len(batch)
+        self.num_samples += len(rows)
+        return rows
+
+    def _scored_note(self) -> str:
+        """``"scored on n of N results with a face"`` when faces were checked, else ``""``."""
+        if self.num_total is None:
+            return ""
+        return f"scored on {self.num_samples} of {self.num_total} results with a face"
+
     def _result(self, values: Mapping[str, float], note: str = "") -> MetricResult:
         return MetricResult(self.name, self.backend, {k: float(v) for k, v in values.items()},
-                            self.num_samples, "ok", note, self.backend_info())
+                            self.num_samples, "ok", note, self.backend_info(), self.num_total)
 
     def _skipped(self, note: str) -> MetricResult:
         """A ``skipped`` result with the reason (e.g. ``"no samples"``)."""
-        return MetricResult(self.name, self.backend, {}, self.num_samples, "skipped", note, self.backend_info())
+        if not self.num_samples and self.num_total:
+            note = f"0 of {self.num_total} results have a face; nothing scored"
+        return MetricResult(self.name, self.backend, {}, self.num_samples, "skipped", note, self.backend_info(),
+                            self.num_total)
 
 
 class SkippedMetric(Metric):

@@ -1,7 +1,7 @@
 """Expression error: L2 between 3DDFA-V2's 10 expression coefficients of swap and target.
 
 Not comparable to the paper's number (Deep3DFaceRecon coefficients, not ported); the result's
-note says so.
+note says so. Scored only on swaps that hold a face when the batch says so (``SwapBatch.swap_face``).
 """
 
 from __future__ import annotations
@@ -29,17 +29,20 @@ class ExpressionError(Metric):
         self._dist: list[float] = []
 
     def update(self, batch: SwapBatch) -> None:
+        rows = self._face_rows(batch)
+        if not rows:
+            return
         est = tddfa()
-        s = est.estimate_batch(batch.swap_rgb)
-        t = est.estimate_batch(batch.target_rgb)
+        s = est.estimate_batch([batch.swap_rgb[i] for i in rows])
+        t = est.estimate_batch([batch.target_rgb[i] for i in rows])
         self._dist += [float(np.linalg.norm(a.expression - b.expression)) for a, b in zip(s, t)]
-        self.num_samples += len(batch)
 
     def compute(self) -> MetricResult:
         if not self._dist:
             return self._skipped("no samples")
-        return self._result({"l2": float(np.mean(self._dist))},
-                            "3DDFA-V2 expression coefficients; the paper uses Deep3DFaceRecon (not comparable)")
+        note = "3DDFA-V2 expression coefficients; the paper uses Deep3DFaceRecon (not comparable)"
+        scored = self._scored_note()
+        return self._result({"l2": float(np.mean(self._dist))}, f"{scored}; {note}" if scored else note)
 
     def backend_info(self) -> dict[str, Any]:
         return {"backend": "3ddfa", "model": "3DDFA-V2 mb05 (ONNX)", "onnxruntime": package_version("onnxruntime")}

@@ -9,6 +9,9 @@ judge (the ``_target_`` of a config node):
 - :class:`CosFaceIdRetrieval` (``cosface``, the paper's judge): CosFace r50 (weights
   ``cosface_r50``), cosine; value ``cosine_to_source``;
 - :class:`EncoderIdRetrieval` (``encoder``): any identity encoder built from the ``encoder`` node.
+
+Every swap is scored (a faceless result simply retrieves badly); when the batch carries the face
+mask (``SwapBatch.swap_face``), ``results_with_face`` counts the swaps that hold a face.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ class IdRetrieval(Metric):
         self._swaps: list[np.ndarray] = []
         self._swap_ids: list[str] = []
         self._swap_keys: list[str] = []
+        self._with_face: int | None = None
 
     @abstractmethod
     def _embed(self, images: Tensor, rgb: list[np.ndarray]) -> np.ndarray: ...
@@ -88,6 +92,8 @@ class IdRetrieval(Metric):
         self._swap_ids += batch.source_id
         self._swap_keys += batch.source_key
         self.num_samples += len(batch)
+        if batch.swap_face is not None:
+            self._with_face = (self._with_face or 0) + int(np.asarray(batch.swap_face, dtype=bool).sum())
 
     def distance_to(self, references: Tensor) -> float:
         """Mean distance of the swaps seen so far to ``references`` (B, 3, S, S), pair by pair in
@@ -120,8 +126,11 @@ class IdRetrieval(Metric):
         values.update(self._own_values(own))
         values["num_identities"] = float(len(identities))
         values["chance_top1"] = 1.0 / len(identities)
-        note = f"{failed} samples without a face descriptor" if failed else ""
-        return self._result(values, note)
+        notes = [f"{failed} samples without a face descriptor"] if failed else []
+        if self._with_face is not None:
+            values["results_with_face"] = float(self._with_face)
+            notes.append(f"{self._with_face} of {self.num_samples} results have a face")
+        return self._result(values, "; ".join(notes))
 
 
 class DlibIdRetrieval(IdRetrieval):

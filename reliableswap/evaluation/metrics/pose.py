@@ -1,4 +1,7 @@
-"""Head-pose error of the swap to the *target*, degrees, on aligned crops (no detection).
+"""Head-pose error of the swap to the *target*, degrees, on aligned crops.
+
+Scored only on swaps that hold a face when the batch says so (``SwapBatch.swap_face``); the
+result then counts scored / seen samples (``num_samples`` / ``num_total``) and says so in its note.
 
 Values: ``l2`` (mean L2 norm of the yaw/pitch/roll difference) and the mean absolute ``yaw``,
 ``pitch``, ``roll`` errors. One class per judge (the ``_target_`` of a config node):
@@ -34,9 +37,10 @@ class PoseError(Metric):
     def _angles(self, rgb: list[np.ndarray]) -> np.ndarray: ...
 
     def update(self, batch: SwapBatch) -> None:
-        d = self._angles(batch.swap_rgb) - self._angles(batch.target_rgb)
-        self._diff.append(d)
-        self.num_samples += len(batch)
+        rows = self._face_rows(batch)
+        if rows:
+            d = self._angles([batch.swap_rgb[i] for i in rows]) - self._angles([batch.target_rgb[i] for i in rows])
+            self._diff.append(d)
 
     def compute(self) -> MetricResult:
         d = np.concatenate(self._diff) if self._diff else np.zeros((0, 3))
@@ -44,7 +48,7 @@ class PoseError(Metric):
             return self._skipped("no samples")
         a = np.abs(d)
         return self._result({"l2": np.linalg.norm(d, axis=1).mean(), "yaw": a[:, 0].mean(),
-                             "pitch": a[:, 1].mean(), "roll": a[:, 2].mean()})
+                             "pitch": a[:, 1].mean(), "roll": a[:, 2].mean()}, self._scored_note())
 
 
 class TDDFAPoseError(PoseError):
