@@ -128,6 +128,25 @@ class FaceDataModule(pl.LightningDataModule):
             kwargs["worker_init_fn"] = limit_worker_threads
         return kwargs
 
+    def unreadable_images(self) -> dict[str, str]:
+        """Unreadable image files (path -> reason) the datasets of this DataModule met in this
+        process (with ``num_workers > 0`` each worker process meets and logs its own)."""
+        found: dict[str, str] = {}
+        for value in vars(self).values():
+            images = getattr(value, "images", value)
+            record = getattr(images, "unreadable", None) or getattr(value, "unreadable", None)
+            if record is not None and hasattr(record, "reasons"):
+                found.update(record.reasons)
+        return found
+
+    def teardown(self, stage: str) -> None:
+        """Report how many unreadable image files were skipped (each was logged when first met)."""
+        bad = self.unreadable_images()
+        if bad:
+            log.warning("%d unreadable image file(s) were skipped and replaced by other samples%s: %s",
+                        len(bad), "" if self.num_workers == 0 else " (in the main process; each worker logged its own)",
+                        ", ".join(sorted(bad)[:10]) + (" ..." if len(bad) > 10 else ""))
+
     def val_loader_kwargs(self) -> dict[str, Any]:
         """Loader arguments for the few fixed validation pairs: at most one worker."""
         return self.loader_kwargs(min(self.num_workers, 1))

@@ -41,6 +41,7 @@ import torch
 from torch.utils.data import BatchSampler, Dataset, RandomSampler, Sampler
 
 from reliableswap.data.transforms import FaceTransform, jpeg_reduce_factor
+from reliableswap.data.unreadable import UnreadableImages, first_readable
 from reliableswap.io.images import read_rgb
 from reliableswap.io.index import IndexRow
 from reliableswap.io.rows import load_rows
@@ -91,6 +92,7 @@ class _FaceImages:
         self.identities: list[str] = names
         self.identity_codes = np.array([code_of[row.identity] for row in self.rows], dtype=np.int64)
         self.groups: list[np.ndarray] = [np.flatnonzero(self.identity_codes == c) for c in range(len(names))]
+        self.unreadable = UnreadableImages()
 
     @property
     def num_identities(self) -> int:
@@ -201,11 +203,16 @@ class FacePairDataset(Dataset):
         return PairKey(index, same, int(rng.integers(_SEED_MAX)))
 
     def __getitem__(self, key: PairKey | tuple[int, bool, int] | int) -> dict[str, Any]:
+        """The pair of ``key``; a pair with an unreadable image is replaced by the pair of the next
+        target position with the same flag and seed (:func:`~reliableswap.data.unreadable.first_readable`)."""
         if isinstance(key, (int, np.integer)):
             key = self._key_for(int(key))
         index, same, seed = int(key[0]), bool(key[1]), int(key[2])
         if not 0 <= index < len(self):
             raise IndexError(f"pair index {index} out of range for {len(self)} images")
+        return first_readable(lambda i: self._pair(i, same, seed), index, len(self), self.images.unreadable)
+
+    def _pair(self, index: int, same: bool, seed: int) -> dict[str, Any]:
         rng = np.random.default_rng(seed)
         if same:
             source = index if self.same_source == "identical" else self.images.same_identity(index, rng)
@@ -341,5 +348,9 @@ class EvalPairs(Dataset):
         return len(self.pairs)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
+        """Pair ``i``, or the next pair whose images can be read."""
+        return first_readable(self._pair, i, len(self), self.images.unreadable)
+
+    def _pair(self, i: int) -> dict[str, Any]:
         source, target, same = self.pairs[i]
         return self.images.make_item(source, target, same, self.transform, np.random.default_rng(0))
