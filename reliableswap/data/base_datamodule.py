@@ -92,6 +92,30 @@ class FaceDataModule(pl.LightningDataModule):
         self.skip_private = bool(skip_private)
         self.drop_last = bool(drop_last)
 
+    def state_dict(self) -> dict[str, int]:
+        """Where the training data stream stands, saved in every checkpoint by Lightning.
+
+        ``epoch``: the current epoch; ``batches``: training batches of it whose step ran. A
+        checkpoint is written after a step, so these are the batches a resumed run must not draw
+        again (:meth:`resume_position`).
+        """
+        trainer = self.trainer
+        if trainer is None:
+            return {}
+        progress = trainer.fit_loop.epoch_loop.batch_progress.current
+        return {"epoch": int(trainer.current_epoch), "batches": int(progress.processed)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Remember the checkpoint's stream position for the next :meth:`resume_position`."""
+        self._resume_at = (int(state_dict["epoch"]), int(state_dict["batches"])) if state_dict else None
+
+    def resume_position(self) -> tuple[int, int] | None:
+        """``(epoch, batches done)`` of the checkpoint being resumed, once (then ``None``)."""
+        position, self._resume_at = getattr(self, "_resume_at", None), None
+        if position is not None:
+            log.info("resuming the training data stream at epoch %d, batch %d", *position)
+        return position
+
     def not_found(self, what: str) -> FaceDataNotFoundError:
         """The error for missing face data, naming the folder, the reason and the settings to fix."""
         return FaceDataNotFoundError(

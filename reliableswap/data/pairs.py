@@ -264,6 +264,11 @@ class PairBatchSampler(BatchSampler):
     ``DistributedSampler`` (each rank gets a disjoint shard of the epoch's permutation and its
     own flag stream). With ``use_distributed_sampler=False`` pass a ``DistributedSampler``
     yourself.
+
+    Exact resume: ``resume_at=(epoch, batches)`` makes the first iteration of that epoch skip
+    its first ``batches`` batches (their flags and seeds are still drawn), so a run resumed from a
+    mid-epoch checkpoint gets the very batches the uninterrupted run would have had; every batch
+    is a pure function of ``(seed, epoch, rank, position in the epoch)``.
     """
 
     def __init__(
@@ -274,6 +279,7 @@ class PairBatchSampler(BatchSampler):
         same_rate: float = 0.2,
         same_mode: SameMode = "batch",
         seed: int = 0,
+        resume_at: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(sampler, batch_size, drop_last)
         if not 0.0 <= same_rate <= 1.0:
@@ -284,6 +290,7 @@ class PairBatchSampler(BatchSampler):
         self.same_mode: SameMode = same_mode
         self.seed = int(seed)
         self._own_epoch = -1
+        self.resume_at = None if resume_at is None else (int(resume_at[0]), int(resume_at[1]))
 
     def __iter__(self) -> Iterator[list[PairKey]]:
         order = [int(i) for i in self.sampler]  # iterate first: the sampler may advance its epoch
@@ -293,7 +300,11 @@ class PairBatchSampler(BatchSampler):
             epoch = self._own_epoch
         rank = int(getattr(self.sampler, "rank", 0))
         rng = np.random.default_rng([self.seed, int(epoch), rank])
-        for start in range(0, len(order), self.batch_size):
+        skip = 0
+        if self.resume_at is not None and self.resume_at[0] == int(epoch):
+            skip = self.resume_at[1]  # batches the resumed run already trained on this epoch
+        self.resume_at = None  # only the first epoch after a resume is shortened
+        for number, start in enumerate(range(0, len(order), self.batch_size)):
             batch = order[start : start + self.batch_size]
             if len(batch) < self.batch_size and self.drop_last:
                 break
@@ -302,6 +313,8 @@ class PairBatchSampler(BatchSampler):
             else:
                 flags = rng.random(len(batch)) < self.same_rate
             seeds = rng.integers(_SEED_MAX, size=len(batch))
+            if number < skip:  # drawn (so the stream stays the same) but not yielded again
+                continue
             yield [PairKey(i, bool(f), int(s)) for i, f, s in zip(batch, flags, seeds)]
 
 

@@ -144,6 +144,8 @@ class MixedSwapDataModule(FaceSwapDataModule):
             )
 
     def _triplet_loader(self) -> DataLoader:
+        """Shuffled triplet batches. Not resumed exactly: after ``ckpt_path=`` this shuffle starts
+        over (the vanilla pair stream of :class:`FaceSwapDataModule` does resume exactly)."""
         assert self.triplet_dataset is not None
         if len(self.triplet_dataset) < self.triplet_batch_size:  # drop_last=True below
             raise ValueError(

@@ -242,3 +242,23 @@ def test_sigterm_and_ctrl_c_save_last_checkpoint_exit_in_one_line_and_resume(tmp
                              capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"finished at step {saved + 1}" in resumed.stdout + resumed.stderr
+
+
+def _scalars(result) -> dict[str, dict[int, float]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(result.tensorboard_dir)).Reload()
+    return {tag: {e.step: e.value for e in acc.Scalars(tag)} for tag in acc.Tags()["scalars"] if tag.startswith("train/")}
+
+
+def test_two_steps_plus_resume_to_four_log_the_scalars_of_four_straight_steps(tmp_path):
+    """Exact resume (issue 10, kind 12): the data stream continues where the checkpoint left it,
+    so steps 3-4 of a resumed run log the very numbers of an uninterrupted run."""
+    straight = _scalars(_train(tmp_path / "straight", "trainer.max_steps=4"))
+    first = _train(tmp_path / "first", "trainer.max_steps=2")
+    resumed = _scalars(_train(tmp_path / "resumed", "trainer.max_steps=4", f"ckpt_path={first.last_checkpoint}"))
+    compared = [tag for tag in straight if any(s > 2 for s in straight[tag]) and not tag.startswith("train/lr")]
+    assert "train/g_total" in compared and "train/d_loss" in compared
+    for tag in compared:
+        later = {s: v for s, v in straight[tag].items() if s > 2}
+        assert {s: v for s, v in resumed[tag].items() if s > 2} == pytest.approx(later, rel=1e-5, abs=1e-6), tag
