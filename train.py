@@ -1,7 +1,9 @@
 """Train a face-swapping network: ``python train.py experiment=demo`` (Hydra overrides allowed).
 
 See configs/train.yaml for the config groups and README.md for the experiments. The work is done
-in :mod:`reliableswap.apps.train` (this file only composes the config).
+in :mod:`reliableswap.apps.train` (this file only composes the config). SIGTERM and Ctrl-C stop
+it after the current step with ``last.ckpt`` saved, one line on stderr and exit 143 / 130
+(rerun with ``ckpt_path=<run>/checkpoints/last.ckpt`` to resume).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
+from reliableswap.apps.interrupt import exit_on_interrupt, exit_status
 from reliableswap.config import refuse_unquoted_non_ascii, register_resolvers
 
 register_resolvers()
@@ -17,10 +20,14 @@ register_resolvers()
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> None:
     from reliableswap.apps.train import train
+    from reliableswap.lightning.interrupt import SIGTERMException, stop_signal
 
-    train(cfg)
+    try:
+        train(cfg)
+    except SIGTERMException:  # last.ckpt is saved; exit_on_interrupt says so in one line
+        raise SystemExit(exit_status(stop_signal())) from None
 
 
 if __name__ == "__main__":
     refuse_unquoted_non_ascii("python train.py")
-    main()
+    exit_on_interrupt("python train.py", main)

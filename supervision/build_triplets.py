@@ -5,7 +5,11 @@ For each seeded pair of different-identity faces (A, B) it writes
 appends one row per finished pair to ``OUT/triplets.csv`` and one per rejected pair to
 ``OUT/failures.csv`` (pair, stage, reason). ``shard=i/n`` splits the pairs between processes or
 nodes without overlap; ``resume=true`` (default) skips recorded pairs, so a killed run finishes
-by rerunning the same command. ``debug_snapshots=true`` tiles every stage of the first
+by rerunning the same command. One run per output and shard at a time: a second one is refused
+(``OUT/.lock-<i>of<n>``). Ctrl-C or SIGTERM stop it with one line ("finished work is saved;
+rerun the same command to resume") and exit 130 / 143. Usage errors (bad ``shard``, missing or
+empty input, an output that is a file, another run on the same output and shard) stop it with
+one line and exit 2. ``debug_snapshots=true`` tiles every stage of the first
 ``debug_pairs`` pairs into ``OUT/debug/<pair_id>.png``. Stage backends are config groups:
 ``face_analyzer`` (shared with test.py; the builder's settings for it are in build_triplets.yaml),
 ``builder/reenactor``, ``parser``, ``builder/inpainter``, ``builder/enhancer``, ``identity``
@@ -15,6 +19,7 @@ by rerunning the same command. ``debug_snapshots=true`` tiles every stage of the
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -25,6 +30,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from reliableswap.apps.interrupt import exit_on_interrupt, sigterm_raises
 from reliableswap.config import refuse_renamed_keys, refuse_unquoted_non_ascii, register_resolvers
 from reliableswap.data.transforms import resize_uint8
 from reliableswap.io.images import ImageReadError, read_rgb, write_image_atomic
@@ -34,9 +40,11 @@ from reliableswap.io.triplets_csv import IMAGE_COLUMNS, STAGE_COLUMNS, image_nam
 from supervision.debug import write_debug_tile
 from supervision.pipeline import StageError, SynthesisSettings, TripletSynthesizer, to_tensor, to_uint8
 from supervision.sampling import FacePair, Shard, sample_pairs
-from supervision.storage import TripletStore
+from supervision.storage import OutputBusyError, TripletStore
 
 log = logging.getLogger("supervision.build_triplets")
+
+APP = "python -m supervision.build_triplets"
 
 #: Config groups only the builder uses (configs/builder/<group>/, each option ``# @package <group>``).
 BUILDER_GROUPS = ("reenactor", "inpainter", "enhancer")
@@ -47,6 +55,43 @@ RENAMED_KEYS = {
     "analyzer": "face_analyzer",
     "debug": "debug_snapshots",
 }
+
+
+class BuilderUsageError(ValueError):
+    """The command line cannot work (shard spec, input, output); said in one line, exit 2."""
+
+
+def check_paths(cfg: DictConfig) -> tuple[Shard, Path, list[IndexRow]]:
+    """``(shard, image root, rows)`` of ``cfg``; :class:`BuilderUsageError` for what cannot work.
+
+    Refused: a shard that is not ``i/n`` with ``0 <= i < n``, an input that is missing or holds
+    no images, an output path that exists and is not a folder.
+    """
+    try:
+        shard = Shard.parse(cfg.shard)
+    except ValueError as exc:
+        raise BuilderUsageError(str(exc)) from None
+    out = Path(cfg.output)
+    if out.exists() and not out.is_dir():
+        raise BuilderUsageError(f"output={out} exists and is not a folder; choose a folder for the triplets")
+    try:
+        root, rows = load_input(cfg.input, cfg.get("input_root"))
+    except FileNotFoundError as exc:
+        raise BuilderUsageError(str(exc).splitlines()[0]) from None
+    if not rows:
+        raise BuilderUsageError(f"input={cfg.input} holds no images (.jpg/.png faces, one sub-folder per identity)")
+    return shard, root, rows
+
+
+def refuse_output_file(argv: list[str]) -> None:
+    """Exit 2 with one line when the command line's ``output=`` exists and is not a folder."""
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if sep and key.lstrip("+") == "output" and Path(value).exists() and not Path(value).is_dir():
+            print(f"{APP}: error: output={value} exists and is not a folder; choose a folder for the triplets",
+                  file=sys.stderr)
+            raise SystemExit(2)
+
 
 class _ImageCache:
     """Loaded + analysed faces by path (each image is used by several pairs); failures cached too."""
@@ -102,11 +147,25 @@ def build(cfg: DictConfig) -> dict[str, float]:
     """Run the build described by ``cfg``; returns the summary figures."""
     check_builder_groups(cfg)
     out = Path(cfg.output)
-    shard = Shard.parse(cfg.shard)
-    root, rows = load_input(cfg.input, cfg.get("input_root"))
-    pairs = sample_pairs(rows, int(cfg.num_pairs), int(cfg.seed))
+    shard, root, rows = check_paths(cfg)
+    try:
+        pairs = sample_pairs(rows, int(cfg.num_pairs), int(cfg.seed))
+    except ValueError as exc:  # fewer than two identities, or fewer distinct pairs than asked
+        raise BuilderUsageError(f"input={cfg.input}: {exc}") from None
+    try:
+        store = TripletStore(out)
+    except OSError as exc:
+        raise BuilderUsageError(f"output={out} cannot be created: {exc.strerror or exc}") from None
+    with store.lock(str(shard)):
+        return _build_locked(cfg, store, shard, root, pairs)
+
+
+def _build_locked(
+    cfg: DictConfig, store: TripletStore, shard: Shard, root: Path, pairs: list[FacePair]
+) -> dict[str, float]:
+    """The build of :func:`build` while this process holds the output's shard lock."""
+    out = store.root
     mine = [p for p in pairs if shard.owns(p)]
-    store = TripletStore(out)
     owned = {p.pair_id for p in mine}
     if cfg.resume:
         store.recover(owned)
@@ -151,9 +210,6 @@ def build(cfg: DictConfig) -> dict[str, float]:
             _build_chunk(chunk, cfg, synth, cache, store, meta, counts)
             progress.update(len(chunk))
             progress.set_postfix(built=counts["built"], failed=counts["failed"])
-    except KeyboardInterrupt:
-        log.warning("interrupted: finished pairs are saved; rerun the same command to resume")
-        raise
     finally:
         progress.close()
     elapsed = time.perf_counter() - start
@@ -235,12 +291,18 @@ def _build_chunk(
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="build_triplets")
 def main(cfg: DictConfig) -> None:
-    build(cfg)
+    try:
+        with sigterm_raises():
+            build(cfg)
+    except (BuilderUsageError, OutputBusyError) as exc:
+        print(f"{APP}: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":
     # reenactor=, analyzer=, debug= would otherwise end in a Hydra traceback (or, as +key, be ignored)
-    refuse_renamed_keys("python -m supervision.build_triplets", RENAMED_KEYS)
-    refuse_unquoted_non_ascii("python -m supervision.build_triplets")
+    refuse_renamed_keys(APP, RENAMED_KEYS)
+    refuse_unquoted_non_ascii(APP)
+    refuse_output_file(sys.argv[1:])  # before Hydra makes its log folder under output=
     register_resolvers()
-    main()
+    exit_on_interrupt(APP, main)

@@ -7,6 +7,12 @@ Invariants, whatever moment the process is killed at:
 - ``triplets.csv`` gets a pair's row only after the rename; on resume, a folder without a row (a
   kill between rename and append) is removed and the pair redone, and leftover ``.tmp-*`` folders
   of this shard are removed;
+- one build per output and shard at a time: :meth:`TripletStore.lock` holds an exclusive,
+  non-blocking ``flock`` on ``<out>/.lock-<i>of<n>`` for the whole run (released by the kernel
+  when the process dies, so a killed run never leaves a stale lock); a second identical run is
+  refused with :class:`OutputBusyError` before it reads or writes anything;
+- ``triplets.csv`` never gets a pair id twice: :meth:`TripletStore.commit` refuses an id that
+  is already recorded (:class:`DuplicatePairError`);
 - rows are appended with :func:`reliableswap.io.csv_rows.append_row` (one ``write`` under an
   exclusive ``flock``), so concurrent shards can share the CSV files; the ``triplets.csv`` format
   is :mod:`reliableswap.io.triplets_csv`.
@@ -14,10 +20,13 @@ Invariants, whatever moment the process is killed at:
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import logging
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from reliableswap.io.csv_rows import append_row, read_rows
@@ -28,6 +37,15 @@ log = logging.getLogger(__name__)
 FAILURES_CSV = "failures.csv"
 FAILURE_FIELDS = ("pair_id", "stage", "reason")
 TMP_PREFIX = ".tmp-"
+LOCK_PREFIX = ".lock-"
+
+
+class OutputBusyError(RuntimeError):
+    """Another process is building the same output and shard."""
+
+
+class DuplicatePairError(ValueError):
+    """A pair id that ``triplets.csv`` already records was committed again."""
 
 
 class TripletStore:
@@ -38,6 +56,31 @@ class TripletStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self.triplets_csv = triplets_path(self.root)
         self.failures_csv = self.root / FAILURES_CSV
+        self._recorded: set[str] | None = None
+
+    @contextmanager
+    def lock(self, shard: str) -> Iterator[Path]:
+        """Hold the exclusive lock of this output and ``shard`` (``"i/n"``) for the ``with`` block.
+
+        Raises :class:`OutputBusyError` at once (non-blocking) when another process holds it.
+        Yields the lock file's path; the file stays (an unlocked lock file is harmless).
+        """
+        path = self.root / f"{LOCK_PREFIX}{str(shard).replace('/', 'of')}"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise
+                raise OutputBusyError(
+                    f"{self.root} (shard {shard}) is being built by another process (lock {path.name}); "
+                    "wait for it or choose another output"
+                ) from None
+            yield path
+        finally:
+            os.close(fd)  # closing releases the flock
+
     def finished_ids(self) -> set[str]:
         return {r["pair_id"] for r in read_rows(self.triplets_csv)}
 
@@ -71,11 +114,16 @@ class TripletStore:
 
     def commit(self, pair_id: str, staging: Path, row: Mapping[str, object]) -> Path:
         """Rename the staged folder into place, then record its ``triplets.csv`` row."""
+        if self._recorded is None:
+            self._recorded = self.finished_ids()
+        if pair_id in self._recorded:
+            raise DuplicatePairError(f"pair {pair_id} is already recorded in {self.triplets_csv}")
         final = self.root / pair_id
         if final.exists():  # a previous, unrecorded attempt: replace it
             shutil.rmtree(final)
         os.replace(staging, final)
         append_triplet(self.root, row)
+        self._recorded.add(pair_id)
         return final
 
     def record_failure(self, pair_id: str, stage: str, reason: str) -> None:

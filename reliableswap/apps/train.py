@@ -56,7 +56,12 @@ def build_run(cfg: DictConfig) -> Run:
         load_init_weights(module, cfg.init_weights)
     callbacks = _instantiate_dict(cfg.get("callbacks"))
     loggers = _instantiate_dict(cfg.get("logger"))
-    trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    # SIGTERM / Ctrl-C: finish the step, save last.ckpt (reliableswap.lightning.interrupt)
+    from reliableswap.lightning.interrupt import SaveLastOnInterrupt
+
+    trainer: pl.Trainer = hydra.utils.instantiate(
+        cfg.trainer, callbacks=[*callbacks, SaveLastOnInterrupt()], logger=loggers or False
+    )
     return Run(datamodule, module, callbacks, loggers, trainer)
 
 

@@ -92,6 +92,30 @@ class FaceDataModule(pl.LightningDataModule):
         self.skip_private = bool(skip_private)
         self.drop_last = bool(drop_last)
 
+    def state_dict(self) -> dict[str, int]:
+        """Where the training data stream stands, saved in every checkpoint by Lightning.
+
+        ``epoch``: the current epoch; ``batches``: training batches of it whose step ran. A
+        checkpoint is written after a step, so these are the batches a resumed run must not draw
+        again (:meth:`resume_position`).
+        """
+        trainer = self.trainer
+        if trainer is None:
+            return {}
+        progress = trainer.fit_loop.epoch_loop.batch_progress.current
+        return {"epoch": int(trainer.current_epoch), "batches": int(progress.processed)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Remember the checkpoint's stream position for the next :meth:`resume_position`."""
+        self._resume_at = (int(state_dict["epoch"]), int(state_dict["batches"])) if state_dict else None
+
+    def resume_position(self) -> tuple[int, int] | None:
+        """``(epoch, batches done)`` of the checkpoint being resumed, once (then ``None``)."""
+        position, self._resume_at = getattr(self, "_resume_at", None), None
+        if position is not None:
+            log.info("resuming the training data stream at epoch %d, batch %d", *position)
+        return position
+
     def not_found(self, what: str) -> FaceDataNotFoundError:
         """The error for missing face data, naming the folder, the reason and the settings to fix."""
         return FaceDataNotFoundError(
@@ -127,6 +151,25 @@ class FaceDataModule(pl.LightningDataModule):
             kwargs["persistent_workers"] = self.persistent_workers
             kwargs["worker_init_fn"] = limit_worker_threads
         return kwargs
+
+    def unreadable_images(self) -> dict[str, str]:
+        """Unreadable image files (path -> reason) the datasets of this DataModule met in this
+        process (with ``num_workers > 0`` each worker process meets and logs its own)."""
+        found: dict[str, str] = {}
+        for value in vars(self).values():
+            images = getattr(value, "images", value)
+            record = getattr(images, "unreadable", None) or getattr(value, "unreadable", None)
+            if record is not None and hasattr(record, "reasons"):
+                found.update(record.reasons)
+        return found
+
+    def teardown(self, stage: str) -> None:
+        """Report how many unreadable image files were skipped (each was logged when first met)."""
+        bad = self.unreadable_images()
+        if bad:
+            log.warning("%d unreadable image file(s) were skipped and replaced by other samples%s: %s",
+                        len(bad), "" if self.num_workers == 0 else " (in the main process; each worker logged its own)",
+                        ", ".join(sorted(bad)[:10]) + (" ..." if len(bad) > 10 else ""))
 
     def val_loader_kwargs(self) -> dict[str, Any]:
         """Loader arguments for the few fixed validation pairs: at most one worker."""

@@ -17,6 +17,10 @@ around a :class:`~reliableswap.data.pairs.SeededRandomSampler`. Under DDP, Light
 ``use_distributed_sampler=True`` rebuilds the batch sampler around a shuffled
 ``DistributedSampler``, so every rank reads a disjoint shard and tosses its own same-pair
 coins; nothing here is rank-aware by hand.
+
+Exact resume: the DataModule's ``state_dict`` (saved by Lightning in every checkpoint) records
+the epoch and the batches already trained on; a run resumed with ``ckpt_path=`` skips exactly
+those, so it sees the batches the uninterrupted run would have seen.
 """
 
 from __future__ import annotations
@@ -170,6 +174,7 @@ class FaceSwapDataModule(FaceDataModule):
             same_rate=self.same_rate,
             same_mode=self.same_mode,
             seed=self.seed,
+            resume_at=self.resume_position(),  # exact resume from a mid-epoch checkpoint
         )
         return DataLoader(self.train_dataset, batch_sampler=batch_sampler, **self.loader_kwargs())
 

@@ -38,6 +38,7 @@ from torch.utils.data import DataLoader, Dataset
 from reliableswap.data.base_datamodule import FaceDataModule
 from reliableswap.data.datamodule import split_by_identity
 from reliableswap.data.transforms import FaceTransform, jpeg_reduce_factor, resize_uint8
+from reliableswap.data.unreadable import UnreadableImages, first_readable
 from reliableswap.io.images import read_rgb
 from reliableswap.io.index import IndexRow, group_by_identity
 
@@ -82,6 +83,7 @@ class _Images:
         self.size = int(size)
         self.cache = bool(cache)
         self._cache: dict[int, np.ndarray] = {}
+        self.unreadable = UnreadableImages()
 
     def load(self, i: int) -> np.ndarray:
         """``size`` x ``size`` uint8 RGB of row ``i`` (resizing once here keeps caching cheap)."""
@@ -123,6 +125,10 @@ class IdentityImageDataset(Dataset):
         return len(self.images.rows) * self.repeats
 
     def __getitem__(self, i: int) -> dict[str, Any]:
+        """Sample ``i``, or the next one whose image can be read."""
+        return first_readable(self._sample, i, len(self), self.images.unreadable)
+
+    def _sample(self, i: int) -> dict[str, Any]:
         row_i = i % len(self.images.rows)
         image = self.augment(self.images.load(row_i), _sample_rng())
         return {"image": image, "label": torch.tensor(self.labels[self.images.rows[row_i].identity])}
@@ -170,6 +176,10 @@ class VerificationPairs(Dataset):
         return len(self.pairs)
 
     def __getitem__(self, k: int) -> dict[str, Any]:
+        """Pair ``k``, or the next pair whose images can be read."""
+        return first_readable(self._pair, k, len(self), self.images.unreadable)
+
+    def _pair(self, k: int) -> dict[str, Any]:
         a, b, same, seed = self.pairs[k]
         rng = np.random.default_rng(seed)
         if a == b:  # one photo: the two views differ only by augmentation

@@ -41,6 +41,7 @@ import torch
 from torch.utils.data import BatchSampler, Dataset, RandomSampler, Sampler
 
 from reliableswap.data.transforms import FaceTransform, jpeg_reduce_factor
+from reliableswap.data.unreadable import UnreadableImages, first_readable
 from reliableswap.io.images import read_rgb
 from reliableswap.io.index import IndexRow
 from reliableswap.io.rows import load_rows
@@ -91,6 +92,7 @@ class _FaceImages:
         self.identities: list[str] = names
         self.identity_codes = np.array([code_of[row.identity] for row in self.rows], dtype=np.int64)
         self.groups: list[np.ndarray] = [np.flatnonzero(self.identity_codes == c) for c in range(len(names))]
+        self.unreadable = UnreadableImages()
 
     @property
     def num_identities(self) -> int:
@@ -201,11 +203,16 @@ class FacePairDataset(Dataset):
         return PairKey(index, same, int(rng.integers(_SEED_MAX)))
 
     def __getitem__(self, key: PairKey | tuple[int, bool, int] | int) -> dict[str, Any]:
+        """The pair of ``key``; a pair with an unreadable image is replaced by the pair of the next
+        target position with the same flag and seed (:func:`~reliableswap.data.unreadable.first_readable`)."""
         if isinstance(key, (int, np.integer)):
             key = self._key_for(int(key))
         index, same, seed = int(key[0]), bool(key[1]), int(key[2])
         if not 0 <= index < len(self):
             raise IndexError(f"pair index {index} out of range for {len(self)} images")
+        return first_readable(lambda i: self._pair(i, same, seed), index, len(self), self.images.unreadable)
+
+    def _pair(self, index: int, same: bool, seed: int) -> dict[str, Any]:
         rng = np.random.default_rng(seed)
         if same:
             source = index if self.same_source == "identical" else self.images.same_identity(index, rng)
@@ -257,6 +264,11 @@ class PairBatchSampler(BatchSampler):
     ``DistributedSampler`` (each rank gets a disjoint shard of the epoch's permutation and its
     own flag stream). With ``use_distributed_sampler=False`` pass a ``DistributedSampler``
     yourself.
+
+    Exact resume: ``resume_at=(epoch, batches)`` makes the first iteration of that epoch skip
+    its first ``batches`` batches (their flags and seeds are still drawn), so a run resumed from a
+    mid-epoch checkpoint gets the very batches the uninterrupted run would have had; every batch
+    is a pure function of ``(seed, epoch, rank, position in the epoch)``.
     """
 
     def __init__(
@@ -267,6 +279,7 @@ class PairBatchSampler(BatchSampler):
         same_rate: float = 0.2,
         same_mode: SameMode = "batch",
         seed: int = 0,
+        resume_at: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(sampler, batch_size, drop_last)
         if not 0.0 <= same_rate <= 1.0:
@@ -277,6 +290,7 @@ class PairBatchSampler(BatchSampler):
         self.same_mode: SameMode = same_mode
         self.seed = int(seed)
         self._own_epoch = -1
+        self.resume_at = None if resume_at is None else (int(resume_at[0]), int(resume_at[1]))
 
     def __iter__(self) -> Iterator[list[PairKey]]:
         order = [int(i) for i in self.sampler]  # iterate first: the sampler may advance its epoch
@@ -286,7 +300,11 @@ class PairBatchSampler(BatchSampler):
             epoch = self._own_epoch
         rank = int(getattr(self.sampler, "rank", 0))
         rng = np.random.default_rng([self.seed, int(epoch), rank])
-        for start in range(0, len(order), self.batch_size):
+        skip = 0
+        if self.resume_at is not None and self.resume_at[0] == int(epoch):
+            skip = self.resume_at[1]  # batches the resumed run already trained on this epoch
+        self.resume_at = None  # only the first epoch after a resume is shortened
+        for number, start in enumerate(range(0, len(order), self.batch_size)):
             batch = order[start : start + self.batch_size]
             if len(batch) < self.batch_size and self.drop_last:
                 break
@@ -295,6 +313,8 @@ class PairBatchSampler(BatchSampler):
             else:
                 flags = rng.random(len(batch)) < self.same_rate
             seeds = rng.integers(_SEED_MAX, size=len(batch))
+            if number < skip:  # drawn (so the stream stays the same) but not yielded again
+                continue
             yield [PairKey(i, bool(f), int(s)) for i, f, s in zip(batch, flags, seeds)]
 
 
@@ -341,5 +361,9 @@ class EvalPairs(Dataset):
         return len(self.pairs)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
+        """Pair ``i``, or the next pair whose images can be read."""
+        return first_readable(self._pair, i, len(self), self.images.unreadable)
+
+    def _pair(self, i: int) -> dict[str, Any]:
         source, target, same = self.pairs[i]
         return self.images.make_item(source, target, same, self.transform, np.random.default_rng(0))

@@ -36,6 +36,7 @@ from torch.utils.data import DataLoader, Dataset
 from reliableswap.data.batch import TRIPLET, VANILLA
 from reliableswap.data.datamodule import FaceSwapDataModule
 from reliableswap.data.transforms import FaceTransform
+from reliableswap.data.unreadable import UnreadableImages, first_readable
 from reliableswap.io.images import read_rgb
 from reliableswap.io.triplets_csv import TripletsNotFoundError, read_triplets
 
@@ -73,6 +74,7 @@ class TripletDataset(Dataset):
         self.transform = transform or FaceTransform(size=size, augment=False)
         self.seed = seed
         self.epoch = 0
+        self.unreadable = UnreadableImages()
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -81,6 +83,10 @@ class TripletDataset(Dataset):
         return len(self.rows) * len(self.codes)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
+        """Sample ``index``, or the next one whose three images can be read."""
+        return first_readable(self._sample, index, len(self), self.unreadable)
+
+    def _sample(self, index: int) -> dict[str, Any]:
         row = self.rows[index // len(self.codes)]
         code = self.codes[index % len(self.codes)]
         source_col, target_col, reference_col = CODE_COLUMNS[code]
@@ -138,6 +144,8 @@ class MixedSwapDataModule(FaceSwapDataModule):
             )
 
     def _triplet_loader(self) -> DataLoader:
+        """Shuffled triplet batches. Not resumed exactly: after ``ckpt_path=`` this shuffle starts
+        over (the vanilla pair stream of :class:`FaceSwapDataModule` does resume exactly)."""
         assert self.triplet_dataset is not None
         if len(self.triplet_dataset) < self.triplet_batch_size:  # drop_last=True below
             raise ValueError(

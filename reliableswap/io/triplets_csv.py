@@ -15,11 +15,14 @@ pair in ``<root>/triplets.csv``:
 ``size``, ``seed``                    output resolution and pair-sampling seed of the build
 
 Image columns hold paths relative to the folder of ``triplets.csv``. Readers need only
-:data:`REQUIRED_COLUMNS`; extra columns are kept in the row dicts and ignored.
+:data:`REQUIRED_COLUMNS`; extra columns are kept in the row dicts and ignored. ``pair_id`` is
+unique: the builder never records a pair twice, and :func:`read_triplets` keeps the first row of
+an id and warns about the others (files written by two concurrent runs of older versions).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,6 +41,8 @@ __all__ = [
     "read_triplets",
     "triplets_path",
 ]
+
+log = logging.getLogger(__name__)
 
 TRIPLETS_CSV = "triplets.csv"
 #: A, B, AB, BA: the four image columns (each also the file stem inside the pair folder).
@@ -81,7 +86,8 @@ def read_triplets(root: str | os.PathLike[str]) -> list[dict[str, str]]:
     """Rows of ``<root>/triplets.csv`` for training: at least one, with :data:`REQUIRED_COLUMNS`.
 
     Raises :class:`TripletsNotFoundError` (naming the command that builds triplets) when the file
-    is missing, empty, or lacks a required column.
+    is missing, empty, or lacks a required column. Rows repeating an earlier ``pair_id`` are
+    dropped with one warning that counts them.
     """
     path = triplets_path(root)
     if not path.is_file():
@@ -93,4 +99,10 @@ def read_triplets(root: str | os.PathLike[str]) -> list[dict[str, str]]:
     missing = set(REQUIRED_COLUMNS) - set(rows[0] if rows else {})
     if not rows or missing:
         raise TripletsNotFoundError(f"{path} holds no usable triplets (missing columns: {sorted(missing)})")
-    return rows
+    unique: dict[str, dict[str, str]] = {}
+    for row in rows:
+        unique.setdefault(row["pair_id"], row)
+    if len(unique) < len(rows):
+        log.warning("%s: dropped %d duplicate row(s) (a pair id recorded twice; the first row of each id is kept)",
+                    path, len(rows) - len(unique))
+    return list(unique.values())

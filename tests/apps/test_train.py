@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -207,3 +209,56 @@ def test_init_weights_takes_a_float16_export_by_registry_name(tmp_path, monkeypa
 def test_triplet_settings_are_overridable_from_the_command_line():
     cfg = _compose(["experiment=demo", "data=triplets", "data.triplets=/some/dir", "model.triplet_rate=0.3"])
     assert cfg.model.triplet_rate == 0.3 and cfg.data.triplets == "/some/dir" and cfg.data.size == 128
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_sigterm_and_ctrl_c_save_last_checkpoint_exit_in_one_line_and_resume(tmp_path, signum, status):
+    """SLURM/Kubernetes/timeout send SIGTERM: the step finishes, last.ckpt is written (periodic
+    checkpoints are off here, so only the signal can have written it), one line, exit 143 (130)."""
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "train.py", "experiment=faceshifter_vanilla", "debug=tiny", f"hydra.run.dir={run_dir}",
+           "callbacks.model_checkpoint.every_n_train_steps=100000", "callbacks.health.every_n_steps=1",
+           "callbacks.health.num_pairs=2", "trainer.val_check_interval=100000"]
+    proc = subprocess.Popen([*cmd, "trainer.max_steps=100000"], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    health = run_dir / "health.jsonl"
+    deadline = time.time() + 500
+    while time.time() < deadline and proc.poll() is None:
+        if health.is_file() and len(health.read_text().splitlines()) >= 2:  # step 0 and step 1 are done
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "training ended before the signal; the test proves nothing"
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == status, stderr[-3000:]
+    assert "Traceback" not in stderr
+    assert [ln for ln in stderr.splitlines() if "rerun" in ln] == [
+        "python train.py: finished work is saved; rerun the same command to resume"
+    ]
+    last = run_dir / "checkpoints" / "last.ckpt"
+    saved = torch.load(last, map_location="cpu", weights_only=True)["global_step"]
+    assert saved >= 1
+    resumed = subprocess.run([*cmd, f"trainer.max_steps={saved + 1}", f"ckpt_path={last}"], cwd=REPO,
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"finished at step {saved + 1}" in resumed.stdout + resumed.stderr
+
+
+def _scalars(result) -> dict[str, dict[int, float]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(result.tensorboard_dir)).Reload()
+    return {tag: {e.step: e.value for e in acc.Scalars(tag)} for tag in acc.Tags()["scalars"] if tag.startswith("train/")}
+
+
+def test_two_steps_plus_resume_to_four_log_the_scalars_of_four_straight_steps(tmp_path):
+    """Exact resume (issue 10, kind 12): the data stream continues where the checkpoint left it,
+    so steps 3-4 of a resumed run log the very numbers of an uninterrupted run."""
+    straight = _scalars(_train(tmp_path / "straight", "trainer.max_steps=4"))
+    first = _train(tmp_path / "first", "trainer.max_steps=2")
+    resumed = _scalars(_train(tmp_path / "resumed", "trainer.max_steps=4", f"ckpt_path={first.last_checkpoint}"))
+    compared = [tag for tag in straight if any(s > 2 for s in straight[tag]) and not tag.startswith("train/lr")]
+    assert "train/g_total" in compared and "train/d_loss" in compared
+    for tag in compared:
+        later = {s: v for s, v in straight[tag].items() if s > 2}
+        assert {s: v for s, v in resumed[tag].items() if s > 2} == pytest.approx(later, rel=1e-5, abs=1e-6), tag

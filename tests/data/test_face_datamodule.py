@@ -143,3 +143,53 @@ def test_lightning_fit_sets_epochs(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert all(sorted(o) == list(range(8)) for o in orders)
     assert len({tuple(o) for o in orders}) > 1, "every epoch got the same order"
     assert calls[-3:] == [0, 1, 2], "Lightning must reach the index sampler's set_epoch (DDP relies on it)"
+
+
+def _fit_recording(root: Path, run_dir: Path, max_steps: int, ckpt_path: Path | None = None) -> dict[int, str]:
+    """Train a probe for ``max_steps`` on ``root``; the content hash of each step's batch by step."""
+    import hashlib
+
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    class Probe(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(()))
+            self.hashes: dict[int, str] = {}
+
+        def training_step(self, batch, batch_idx):
+            digest = hashlib.sha256()
+            for key in ("source", "target", "same", "source_index", "target_index"):
+                digest.update(batch[key].numpy().tobytes())
+            self.hashes[self.global_step + 1] = digest.hexdigest()
+            return (self.weight * batch["source"].mean()) ** 2
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    dm = FaceSwapDataModule(str(root), size=8, batch_size=2, num_workers=0, val_fraction=0.0, val_pairs=0,
+                            same_rate=0.5, same_mode="sample", seed=3)
+    probe = Probe()
+    checkpoints = ModelCheckpoint(dirpath=run_dir, every_n_train_steps=1, save_last=True, save_top_k=0)
+    trainer = pl.Trainer(max_steps=max_steps, accelerator="cpu", logger=False, callbacks=[checkpoints],
+                         enable_progress_bar=False, enable_model_summary=False, default_root_dir=run_dir)
+    trainer.fit(probe, datamodule=dm, ckpt_path=ckpt_path)
+    assert trainer.global_step == max_steps
+    return probe.hashes
+
+
+def test_a_resumed_run_draws_the_same_batches_as_an_uninterrupted_one(tmp_path: Path) -> None:
+    """12 images, batches of 2: 6 steps an epoch. Resuming at step 3 (mid-epoch) and at step 7 (mid
+    second epoch) must continue the stream where it stopped, batch for batch (issue 10, kind 12)."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "faces"
+    for p in range(12):
+        write_image_atomic(root / f"p{p}.png", rng.integers(0, 256, (12, 12, 3), dtype=np.uint8))
+    straight = _fit_recording(root, tmp_path / "straight", 10)
+    assert len(set(straight.values())) == 10
+    for stop in (3, 7):
+        first = _fit_recording(root, tmp_path / f"first{stop}", stop)
+        resumed = _fit_recording(root, tmp_path / f"resumed{stop}", 10, ckpt_path=tmp_path / f"first{stop}" / "last.ckpt")
+        assert first == {s: straight[s] for s in range(1, stop + 1)}
+        assert resumed == {s: straight[s] for s in range(stop + 1, 11)}, f"resumed at step {stop}"

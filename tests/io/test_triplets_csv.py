@@ -65,3 +65,12 @@ def test_image_names_only_for_image_columns():
     assert image_name("output_st") == "output_st.jpg"
     with pytest.raises(ValueError, match="not an image column"):
         image_name("pair_id")
+
+
+def test_a_pair_id_recorded_twice_is_read_once_with_a_warning(tmp_path, caplog):
+    for pair_id, number in [("000000_a_b", 0), ("000001_b_a", 1), ("000000_a_b", 0), ("000001_b_a", 1)]:
+        append_triplet(tmp_path, _row(pair_id, number))  # what two concurrent old-version runs wrote
+    with caplog.at_level("WARNING", logger="reliableswap.io.triplets_csv"):
+        rows = read_triplets(tmp_path)
+    assert [r["pair_id"] for r in rows] == ["000000_a_b", "000001_b_a"]
+    assert "dropped 2 duplicate row(s)" in caplog.text

@@ -182,3 +182,81 @@ def test_the_command_line_refuses_a_renamed_key_with_exit_2(tmp_path):
                            f"output={tmp_path / 'o'}", "analyzer=scrfd"], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 2 and "use face_analyzer=scrfd" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
+
+
+def _noise_faces(folder: Path, n: int = 4) -> Path:
+    """n random 80x80 PNGs, each its own identity (enough to sample pairs; never decoded here)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        cv2.imwrite(str(folder / f"p{i}.png"), rng.integers(0, 256, (80, 80, 3), dtype=np.uint8))
+    return folder
+
+
+def _one_line_refusal(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    return lines[0]
+
+
+def test_a_second_run_on_the_same_output_and_shard_is_refused_while_the_first_holds_the_lock(tmp_path):
+    from supervision.storage import OutputBusyError, TripletStore
+
+    faces, out = _noise_faces(tmp_path / "faces"), tmp_path / "out"
+    store = TripletStore(out)
+    with store.lock("0/1"):
+        with pytest.raises(OutputBusyError):  # the lock is exclusive, also within one process
+            with TripletStore(out).lock("0/1"):
+                pass
+        with TripletStore(out).lock("1/2"):  # other shards of the same output may run side by side
+            pass
+        proc = subprocess.run(_cmd(faces, out, "num_pairs=4"), cwd=REPO, capture_output=True, text=True, timeout=300)
+        line = _one_line_refusal(proc)
+        assert "another process" in line and "shard 0/1" in line
+    assert not (out / "triplets.csv").exists() and not (out / "failures.csv").exists()
+
+
+@pytest.mark.parametrize("shard", ["3/2", "x", "-1/2", "1/0"])
+def test_a_bad_shard_spec_stops_in_one_line_with_exit_2(tmp_path, shard):
+    faces = _noise_faces(tmp_path / "faces")
+    proc = subprocess.run(_cmd(faces, tmp_path / "out", f"shard={shard}"), cwd=REPO, capture_output=True, text=True)
+    assert "shard" in _one_line_refusal(proc)
+
+
+def test_an_empty_input_or_an_output_that_is_a_file_stops_in_one_line_with_exit_2(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = subprocess.run(_cmd(empty, tmp_path / "out"), cwd=REPO, capture_output=True, text=True)
+    assert "holds no images" in _one_line_refusal(proc)
+    proc = subprocess.run(_cmd(tmp_path / "missing", tmp_path / "out"), cwd=REPO, capture_output=True, text=True)
+    assert "input not found" in _one_line_refusal(proc)
+    a_file = tmp_path / "out.txt"
+    a_file.write_text("keep me")
+    proc = subprocess.run(_cmd(_noise_faces(tmp_path / "faces"), a_file), cwd=REPO, capture_output=True, text=True)
+    assert "is not a folder" in _one_line_refusal(proc)
+    assert a_file.read_text() == "keep me"
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_sigterm_and_ctrl_c_stop_the_builder_in_one_line_and_the_rerun_finishes(celeba_images, tmp_path, signum, status):
+    faces = _subset(celeba_images, tmp_path, 10)
+    out = tmp_path / "out"
+    cmd = _cmd(faces, out, "num_pairs=8", "batch_size=1", "seed=3")
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if len(read_rows(out / "triplets.csv")) + len(read_rows(out / "failures.csv")) >= 1:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run finished before the signal; the test proves nothing"
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == status, stderr[-2000:]
+    assert "Traceback" not in stderr
+    assert [line for line in stderr.splitlines() if "rerun the same command to resume" in line] == [
+        "python -m supervision.build_triplets: finished work is saved; rerun the same command to resume"
+    ]
+    _run(cmd)  # the lock was released with the process; the same command finishes the job
+    _assert_consistent(out)
+    assert len(read_rows(out / "triplets.csv")) + len(read_rows(out / "failures.csv")) == 8

@@ -35,3 +35,16 @@ def test_failures_are_recorded(tmp_path):
     store.record_failure("000001_a_b", "analysis", "no face found, in a, b")
     assert read_rows(store.failures_csv) == [{"pair_id": "000001_a_b", "stage": "analysis", "reason": "no face found, in a, b"}]
     assert store.failed_ids() == {"000001_a_b"}
+
+
+def test_a_recorded_pair_id_is_refused_a_second_time(tmp_path):
+    import pytest
+
+    from supervision.storage import DuplicatePairError
+
+    TripletStore(tmp_path).commit("000001_a_b", TripletStore(tmp_path).staging_dir("000001_a_b"),
+                                  {"pair_id": "000001_a_b", "number": 1})
+    store = TripletStore(tmp_path)  # a new process: knows the id from triplets.csv
+    with pytest.raises(DuplicatePairError, match="000001_a_b"):
+        store.commit("000001_a_b", store.staging_dir("000001_a_b"), {"pair_id": "000001_a_b", "number": 1})
+    assert len(read_rows(tmp_path / "triplets.csv")) == 1
