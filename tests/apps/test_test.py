@@ -320,3 +320,53 @@ def test_default_paste_mask_is_the_landmark_parser_and_auto_gives_its_landmarks(
 def test_parser_null_is_refused_in_one_line_pointing_to_tilde():
     proc = subprocess.run([sys.executable, "test.py", "parser=null"], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 2 and "'~parser'" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_folder_of_every_odd_input_is_accounted_for_and_nothing_is_silently_changed(
+        tiny_ckpt, wild, scrfd, png_bomb, tmp_path):
+    """Issue 10's folder: alpha, 16-bit, gray, a bomb, an odd-size and a truncated video, in one run."""
+    root = tmp_path / "odd"
+    root.mkdir()
+    gradient = np.tile(np.linspace(0, 255, 96, dtype=np.uint8)[None, :], (64, 1))
+    rgba = np.dstack([np.dstack([gradient] * 3), np.where(gradient > 128, 255, 0).astype(np.uint8)])
+    cv2.imwrite(str(root / "alpha.png"), rgba)
+    cv2.imwrite(str(root / "deep.png"), (gradient.astype(np.uint16) * 257)[..., None].repeat(3, 2))
+    cv2.imwrite(str(root / "gray.jpg"), gradient)
+    png_bomb(root / "bomb.png")
+    portraits = [cv2.imread(str(p)) for p in sorted((wild / "_portraits").glob("*.png"))][:3]
+    ffmpeg = find_ffmpeg()
+    if ffmpeg is None:
+        pytest.skip("an odd-size clip can only be made with ffmpeg (OpenCV's writers round to even sizes)")
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i, img in enumerate(portraits):
+        cv2.imwrite(str(frames / f"{i}.png"), cv2.resize(img, (131, 97)))
+    subprocess.run([ffmpeg, "-v", "error", "-y", "-framerate", "10", "-i", str(frames / "%d.png"), "-c:v", "libx264",
+                    "-pix_fmt", "yuv444p", str(root / "odd.mp4")], check=True, timeout=120)
+    assert _video_props(root / "odd.mp4")[2:] == (131, 97)
+    _write_clip(root / "long.avi", [portraits[i % 3] for i in range(60)], 10.0, (128, 128))
+    data = (root / "long.avi").read_bytes()
+    (root / "long.avi").write_bytes(data[: len(data) // 3])  # truncated: declares 60 frames
+
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "test.py", f"ckpt={tiny_ckpt}", f"source={wild / 'barack_obama' / '2.jpg'}",
+         f"target={root}", f"output={out}", "device=cpu", "face_analyzer=scrfd", "video.progress=false",
+         f"hydra.run.dir={tmp_path / 'hydra'}"],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    report = json.loads((out / "report.json").read_text())
+    by_name = {Path(i["path"]).name: i for i in report["inputs"]}
+    assert set(by_name) == {p.name for p in root.iterdir()}  # every file is in the report
+    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 1 and report["ok"] is False  # the truncated video is not a full success
+    for name in ("alpha.png", "deep.png", "gray.jpg"):  # no face: written unchanged, byte for byte
+        assert by_name[name]["status"] == "passthrough", by_name[name]
+        assert (out / name).read_bytes() == (root / name).read_bytes()
+    assert by_name["bomb.png"]["status"] == "error" and "megapixels" in by_name["bomb.png"]["error"]
+    odd = by_name["odd.mp4"]
+    assert (odd["output_width"], odd["output_height"]) == (131, 97), odd
+    assert odd["frames_out"] == odd["frames_in"] == 3
+    long = by_name["long.avi"]
+    assert long["truncated"] is True and long["frames_declared"] == 60 and long["frames_in"] < 60
+    assert long["frames_out"] == long["frames_in"]
