@@ -8,6 +8,8 @@ it after the current step with ``last.ckpt`` saved, one line on stderr and exit 
 
 from __future__ import annotations
 
+import sys
+
 import hydra
 from omegaconf import DictConfig
 
@@ -19,11 +21,14 @@ register_resolvers()
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> None:
-    from reliableswap.apps.train import train
+    from reliableswap.apps.train import TrainUsageError, train
     from reliableswap.lightning.interrupt import SIGTERMException, stop_signal
 
     try:
         train(cfg)
+    except TrainUsageError as exc:  # a missing, damaged or mismatching checkpoint: one line, exit 2
+        print(f"python train.py: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     except SIGTERMException:  # last.ckpt is saved; exit_on_interrupt says so in one line
         raise SystemExit(exit_status(stop_signal())) from None
 

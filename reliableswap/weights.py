@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
@@ -258,24 +258,35 @@ def load_state_dict(path: str | os.PathLike[str], prefix: str | None = None) -> 
     return state
 
 
-def load_into(module: torch.nn.Module, state: Mapping[str, torch.Tensor], source: str = "checkpoint") -> None:
-    """Strictly load ``state`` into ``module`` with an error listing mismatched keys/shapes."""
+def state_mismatch(module: torch.nn.Module, state: Mapping[str, Any], source: str = "checkpoint") -> str | None:
+    """One line describing how ``state`` differs from ``module``'s keys and shapes, or ``None`` if it fits."""
     own = module.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
-    mismatched = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
-    if missing or unexpected or mismatched:
-        def head(keys: list[str]) -> str:
-            return ", ".join(keys[:5]) + (" ..." if len(keys) > 5 else "")
-        first_shapes = ""
-        if mismatched:  # e.g. a checkpoint trained with another width
-            k = mismatched[0]
-            first_shapes = f"; e.g. {k}: file {tuple(state[k].shape)}, model {tuple(own[k].shape)}"
-        raise ValueError(
-            f"{source} does not match {type(module).__name__}: "
-            f"{len(missing)} missing ({head(missing)}), {len(unexpected)} unexpected ({head(unexpected)}), "
-            f"{len(mismatched)} shape mismatches ({head(mismatched)}){first_shapes}"
-        )
+    mismatched = sorted(k for k in set(own) & set(state)
+                        if tuple(own[k].shape) != tuple(getattr(state[k], "shape", ())))
+    if not (missing or unexpected or mismatched):
+        return None
+
+    def head(keys: list[str]) -> str:
+        return ", ".join(keys[:5]) + (" ..." if len(keys) > 5 else "")
+
+    first_shapes = ""
+    if mismatched:  # e.g. a checkpoint trained with another width
+        k = mismatched[0]
+        first_shapes = f"; e.g. {k}: file {tuple(state[k].shape)}, model {tuple(own[k].shape)}"
+    return (
+        f"{source} does not match {type(module).__name__}: "
+        f"{len(missing)} missing ({head(missing)}), {len(unexpected)} unexpected ({head(unexpected)}), "
+        f"{len(mismatched)} shape mismatches ({head(mismatched)}){first_shapes}"
+    )
+
+
+def load_into(module: torch.nn.Module, state: Mapping[str, torch.Tensor], source: str = "checkpoint") -> None:
+    """Strictly load ``state`` into ``module``; ValueError with :func:`state_mismatch`'s line when it does not fit."""
+    problem = state_mismatch(module, state, source)
+    if problem:
+        raise ValueError(problem)
     module.load_state_dict(dict(state), strict=True)
 
 

@@ -40,6 +40,34 @@ class Run:
     trainer: pl.Trainer
 
 
+class TrainUsageError(Exception):
+    """A command-line mistake found before training starts (a checkpoint that is missing, damaged or
+    of another model): ``train.py`` prints it in one line and exits 2."""
+
+
+def _read_state(path: Path | str, what: str) -> dict:
+    """The ``state_dict`` of a ``train.py`` checkpoint, read safely; :class:`TrainUsageError` otherwise."""
+    from reliableswap.inference.loading import read_checkpoint
+
+    try:
+        checkpoint = read_checkpoint(Path(path))
+    except (FileNotFoundError, ValueError) as exc:  # ValueError: CheckpointReadError
+        raise TrainUsageError(f"{what}: {exc}") from None
+    state = checkpoint.get("state_dict") if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict):
+        raise TrainUsageError(f"{what}: {path} is not a checkpoint of train.py (no state_dict)")
+    return state
+
+
+def check_resume_checkpoint(module: pl.LightningModule, path: Path | str) -> None:
+    """:class:`TrainUsageError` (one line) unless ``ckpt_path`` is a readable checkpoint of this very model."""
+    from reliableswap import weights
+
+    problem = weights.state_mismatch(module, _read_state(path, "ckpt_path"), source=f"ckpt_path={path}")
+    if problem:
+        raise TrainUsageError(f"{problem} (resume with the config the checkpoint was trained with)")
+
+
 def _instantiate_dict(cfg: DictConfig | None) -> list:
     if not cfg:
         return []
@@ -54,6 +82,8 @@ def build_run(cfg: DictConfig) -> Run:
     module = build_module(cfg)
     if cfg.get("init_weights"):
         load_init_weights(module, cfg.init_weights)
+    if cfg.get("ckpt_path"):
+        check_resume_checkpoint(module, cfg.ckpt_path)
     callbacks = _instantiate_dict(cfg.get("callbacks"))
     loggers = _instantiate_dict(cfg.get("logger"))
     # SIGTERM / Ctrl-C: finish the step, save last.ckpt (reliableswap.lightning.interrupt)
@@ -101,23 +131,25 @@ def load_init_weights(module: pl.LightningModule, path: Path | str) -> list[str]
     ``path`` is a file, or the name of a weight-registry entry (e.g. ``demo_reference``), which
     is resolved and checked against its registered sha256. Every sub-network the file holds
     (``generator.*``, ``discriminator.*``, any float precision) is loaded strictly; the identity
-    encoder keeps the configured pretrained weights. Returns the parts loaded.
+    encoder keeps the configured pretrained weights. Returns the parts loaded;
+    :class:`TrainUsageError` (one line) for a missing, damaged or mismatching file.
     """
-    import torch
-
     from reliableswap import weights
 
     if str(path) in weights.REGISTRY:
         path = weights.verify(str(path))
-    state = torch.load(path, map_location="cpu", weights_only=True).get("state_dict", {})
+    state = _read_state(path, "init_weights")
     loaded = []
     for part in ("generator", "discriminator"):
         sub = {k[len(part) + 1 :]: v for k, v in state.items() if k.startswith(part + ".")}
         if sub:
+            problem = weights.state_mismatch(getattr(module, part), sub, source=f"init_weights={path} [{part}.*]")
+            if problem:
+                raise TrainUsageError(problem)
             weights.load_into(getattr(module, part), sub, source=f"{path} [{part}.*]")
             loaded.append(part)
     if not loaded:
-        raise ValueError(f"{path} holds no generator.*/discriminator.* weights to initialise from")
+        raise TrainUsageError(f"init_weights: {path} holds no generator.*/discriminator.* weights to initialise from")
     log.info("initialised %s from %s", " and ".join(loaded), path)
     return loaded
 

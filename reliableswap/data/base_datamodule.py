@@ -109,9 +109,15 @@ class FaceDataModule(pl.LightningDataModule):
         """Remember the checkpoint's stream position for the next :meth:`resume_position`."""
         self._resume_at = (int(state_dict["epoch"]), int(state_dict["batches"])) if state_dict else None
 
-    def resume_position(self) -> tuple[int, int] | None:
-        """``(epoch, batches done)`` of the checkpoint being resumed, once (then ``None``)."""
-        position, self._resume_at = getattr(self, "_resume_at", None), None
+    def resume_position(self, consume: bool = True) -> tuple[int, int] | None:
+        """``(epoch, batches done)`` of the checkpoint being resumed, once (then ``None``).
+
+        ``consume=False`` only looks (for a second loader of the same step stream).
+        """
+        position = getattr(self, "_resume_at", None)
+        if not consume:
+            return position
+        self._resume_at = None
         if position is not None:
             log.info("resuming the training data stream at epoch %d, batch %d", *position)
         return position

@@ -36,6 +36,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from reliableswap.data.base_datamodule import FaceDataModule
+from reliableswap.data.cycling import CyclingSeededSampler, ResumableBatchSampler
 from reliableswap.data.datamodule import split_by_identity
 from reliableswap.data.transforms import FaceTransform, jpeg_reduce_factor, resize_uint8
 from reliableswap.data.unreadable import UnreadableImages, first_readable
@@ -295,9 +296,10 @@ class IdentityDataModule(FaceDataModule):
             self.setup("fit")
         assert self.train_dataset is not None
         self.check_one_batch(len(self.train_dataset))
-        generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(self.train_dataset, batch_size=self.batch_size, shuffle=True, drop_last=self.drop_last,
-                          generator=generator, **self.loader_kwargs())
+        # order = f(seed, epoch); a resumed run continues the checkpointed epoch batch for batch
+        sampler = CyclingSeededSampler(len(self.train_dataset), seed=self.seed)
+        batches = ResumableBatchSampler(sampler, self.batch_size, self.drop_last, resume_at=self.resume_position())
+        return DataLoader(self.train_dataset, batch_sampler=batches, **self.loader_kwargs())
 
     def val_dataloader(self) -> DataLoader | list:
         if self.train_dataset is None:

@@ -34,6 +34,7 @@ from pytorch_lightning.utilities import CombinedLoader
 from torch.utils.data import DataLoader, Dataset
 
 from reliableswap.data.batch import TRIPLET, VANILLA
+from reliableswap.data.cycling import CyclingSeededSampler, ResumableBatchSampler
 from reliableswap.data.datamodule import FaceSwapDataModule
 from reliableswap.data.transforms import FaceTransform
 from reliableswap.data.unreadable import UnreadableImages, first_readable
@@ -143,24 +144,20 @@ class MixedSwapDataModule(FaceSwapDataModule):
                 self.triplets, len(self.triplet_dataset.rows), len(self.triplet_dataset), list(self.triplet_codes),
             )
 
-    def _triplet_loader(self) -> DataLoader:
-        """Shuffled triplet batches. Not resumed exactly: after ``ckpt_path=`` this shuffle starts
-        over (the vanilla pair stream of :class:`FaceSwapDataModule` does resume exactly)."""
+    def _triplet_loader(self, resume_at: tuple[int, int] | None) -> DataLoader:
+        """Shuffled triplet batches, a pure function of ``(seed, epoch, cycle)``; ``resume_at``
+        (the checkpoint's ``(epoch, steps)``) continues them exactly (:mod:`reliableswap.data.cycling`)."""
         assert self.triplet_dataset is not None
         if len(self.triplet_dataset) < self.triplet_batch_size:  # drop_last=True below
             raise ValueError(
                 f"{len(self.triplet_dataset)} triplet samples in {self.triplets} are fewer than one batch "
                 f"({self.triplet_batch_size}); build more triplets or lower data.triplet_batch_size"
             )
-        generator = torch.Generator().manual_seed(self.seed + 1)
-        return DataLoader(
-            self.triplet_dataset,
-            batch_size=self.triplet_batch_size,
-            shuffle=True,
-            drop_last=True,
-            generator=generator,
-            **self.loader_kwargs(),
-        )
+        sampler = CyclingSeededSampler(len(self.triplet_dataset), seed=self.seed + 1)
+        batches = ResumableBatchSampler(sampler, self.triplet_batch_size, drop_last=True, resume_at=resume_at)
+        return DataLoader(self.triplet_dataset, batch_sampler=batches, **self.loader_kwargs())
 
     def train_dataloader(self) -> CombinedLoader:
-        return CombinedLoader({VANILLA: super().train_dataloader(), TRIPLET: self._triplet_loader()}, mode="max_size_cycle")
+        resume_at = self.resume_position(consume=False)  # the pair loader below consumes it
+        vanilla = super().train_dataloader()
+        return CombinedLoader({VANILLA: vanilla, TRIPLET: self._triplet_loader(resume_at)}, mode="max_size_cycle")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -262,3 +263,46 @@ def test_two_steps_plus_resume_to_four_log_the_scalars_of_four_straight_steps(tm
     for tag in compared:
         later = {s: v for s, v in straight[tag].items() if s > 2}
         assert {s: v for s, v in resumed[tag].items() if s > 2} == pytest.approx(later, rel=1e-5, abs=1e-6), tag
+
+
+@pytest.fixture
+def one_step_checkpoint(tmp_path) -> Path:
+    first = _train(tmp_path / "first", "trainer.max_steps=1")
+    return first.last_checkpoint
+
+
+@pytest.mark.parametrize("key", ["ckpt_path", "init_weights"])
+def test_a_damaged_empty_or_missing_checkpoint_is_one_line(tmp_path, key):
+    from reliableswap.apps.train import TrainUsageError
+
+    empty = tmp_path / "empty.ckpt"
+    empty.write_bytes(b"")
+    noise = tmp_path / "noise.ckpt"
+    noise.write_bytes(os.urandom(4096))
+    for bad, said in ((empty, "empty (0 bytes)"), (noise, "cannot be read"), (tmp_path / "nope.ckpt", "not found"),
+                      (tmp_path, "is a folder")):
+        with pytest.raises(TrainUsageError, match=re.escape(said)) as err:
+            _train(tmp_path / "run", f"{key}={bad}")
+        assert "\n" not in str(err.value) and "weights_only=False" not in str(err.value)
+
+
+@pytest.mark.parametrize("key", ["ckpt_path", "init_weights"])
+def test_a_checkpoint_of_another_width_is_one_line(tmp_path, one_step_checkpoint, key):
+    from reliableswap.apps.train import TrainUsageError
+
+    with pytest.raises(TrainUsageError, match="shape mismatches") as err:
+        _train(tmp_path / "wide", f"{key}={one_step_checkpoint}", "model.generator.width=0.125")
+    assert "\n" not in str(err.value) and "e.g. " in str(err.value)
+
+
+def test_train_py_exits_2_in_one_line_for_a_bad_checkpoint(tmp_path):
+    empty = tmp_path / "empty.ckpt"
+    empty.write_bytes(b"")
+    proc = subprocess.run([sys.executable, "train.py", "experiment=faceshifter_vanilla", "debug=tiny",
+                           f"ckpt_path={empty}", f"paths.output_dir={tmp_path / 'run'}", f"hydra.run.dir={tmp_path / 'h'}"],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert [ln for ln in proc.stderr.splitlines() if "error:" in ln] == [
+        f"python train.py: error: ckpt_path: checkpoint {empty} is empty (0 bytes): an interrupted copy or save?"
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import shutil
 from pathlib import Path
 
@@ -145,7 +147,18 @@ def test_lightning_fit_sets_epochs(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert calls[-3:] == [0, 1, 2], "Lightning must reach the index sampler's set_epoch (DDP relies on it)"
 
 
-def _fit_recording(root: Path, run_dir: Path, max_steps: int, ckpt_path: Path | None = None) -> dict[int, str]:
+def _digest(batch, digest) -> None:
+    """Feed every tensor of a (possibly nested: vanilla + triplet) batch into ``digest``, in key order."""
+    for key in sorted(batch):
+        value = batch[key]
+        if isinstance(value, dict):
+            _digest(value, digest)
+        elif isinstance(value, torch.Tensor):
+            digest.update(value.numpy().tobytes())
+
+
+def _fit_recording(root: Path, run_dir: Path, max_steps: int, ckpt_path: Path | None = None,
+                   make_dm=None) -> dict[int, str]:
     """Train a probe for ``max_steps`` on ``root``; the content hash of each step's batch by step."""
     import hashlib
 
@@ -160,16 +173,16 @@ def _fit_recording(root: Path, run_dir: Path, max_steps: int, ckpt_path: Path | 
 
         def training_step(self, batch, batch_idx):
             digest = hashlib.sha256()
-            for key in ("source", "target", "same", "source_index", "target_index"):
-                digest.update(batch[key].numpy().tobytes())
+            _digest(batch, digest)
             self.hashes[self.global_step + 1] = digest.hexdigest()
-            return (self.weight * batch["source"].mean()) ** 2
+            return self.weight ** 2
 
         def configure_optimizers(self):
             return torch.optim.SGD(self.parameters(), lr=0.1)
 
-    dm = FaceSwapDataModule(str(root), size=8, batch_size=2, num_workers=0, val_fraction=0.0, val_pairs=0,
-                            same_rate=0.5, same_mode="sample", seed=3)
+    dm = make_dm() if make_dm is not None else FaceSwapDataModule(
+        str(root), size=8, batch_size=2, num_workers=0, val_fraction=0.0, val_pairs=0, same_rate=0.5,
+        same_mode="sample", seed=3)
     probe = Probe()
     checkpoints = ModelCheckpoint(dirpath=run_dir, every_n_train_steps=1, save_last=True, save_top_k=0)
     trainer = pl.Trainer(max_steps=max_steps, accelerator="cpu", logger=False, callbacks=[checkpoints],
@@ -193,3 +206,59 @@ def test_a_resumed_run_draws_the_same_batches_as_an_uninterrupted_one(tmp_path: 
         resumed = _fit_recording(root, tmp_path / f"resumed{stop}", 10, ckpt_path=tmp_path / f"first{stop}" / "last.ckpt")
         assert first == {s: straight[s] for s in range(1, stop + 1)}
         assert resumed == {s: straight[s] for s in range(stop + 1, 11)}, f"resumed at step {stop}"
+
+
+def _assert_resumes_exactly(root: Path, tmp_path: Path, total: int, stops: tuple[int, ...], make_dm) -> None:
+    straight = _fit_recording(root, tmp_path / "straight", total, make_dm=make_dm)
+    assert len(set(straight.values())) == total
+    for stop in stops:
+        _fit_recording(root, tmp_path / f"first{stop}", stop, make_dm=make_dm)
+        resumed = _fit_recording(root, tmp_path / f"resumed{stop}", total,
+                                 ckpt_path=tmp_path / f"first{stop}" / "last.ckpt", make_dm=make_dm)
+        assert resumed == {s: straight[s] for s in range(stop + 1, total + 1)}, f"resumed at step {stop}"
+
+
+def test_triplet_batches_resume_exactly_across_cycles_and_epochs(tmp_path: Path) -> None:
+    """12 faces, pair batches of 2: 6 steps an epoch; 3 triplet pairs (codes 4, 5) = 6 samples,
+    batches of 2: 3 per cycle, so each epoch runs two triplet cycles. Stops mid-cycle (2), at a
+    cycle boundary (3), mid second cycle (4) and in the second epoch (8)."""
+    from reliableswap.data.triplets import MixedSwapDataModule
+
+    rng = np.random.default_rng(1)
+    root = tmp_path / "faces"
+    for p in range(12):
+        write_image_atomic(root / f"p{p}.png", rng.integers(0, 256, (12, 12, 3), dtype=np.uint8))
+    triplets = tmp_path / "triplets"
+    rows = []
+    for i in range(3):
+        pid = f"{i:06d}_a_b"
+        for name in ("source", "target", "output_st", "output_ts"):
+            write_image_atomic(triplets / pid / f"{name}.png", rng.integers(0, 256, (12, 12, 3), dtype=np.uint8))
+        rows.append({"pair_id": pid, **{k: f"{pid}/{k}.png" for k in ("source", "target", "output_st", "output_ts")}})
+    with (triplets / "triplets.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+    def make_dm():
+        return MixedSwapDataModule(str(root), size=8, batch_size=2, num_workers=0, val_fraction=0.0, val_pairs=0,
+                                   seed=3, triplets=str(triplets), triplet_batch_size=2)
+
+    _assert_resumes_exactly(root, tmp_path, 10, (2, 3, 4, 8), make_dm)
+
+
+def test_identity_batches_resume_exactly(tmp_path: Path) -> None:
+    """FixerNet's identity stream: 4 people x 3 photos, batches of 4 -> 3 steps an epoch."""
+    from reliableswap.data.identity_dataset import IdentityDataModule
+
+    rng = np.random.default_rng(2)
+    root = tmp_path / "people"
+    for p in range(4):
+        for k in range(3):
+            write_image_atomic(root / f"person{p}" / f"{k}.png", rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))
+
+    def make_dm():
+        return IdentityDataModule(str(root), size=16, batch_size=4, num_workers=0, val_fraction=0.0, seed=5,
+                                  augment={"enabled": False})
+
+    _assert_resumes_exactly(root, tmp_path, 7, (2, 4), make_dm)
