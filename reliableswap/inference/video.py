@@ -29,15 +29,7 @@ import numpy as np
 
 from reliableswap.faces.face import Face
 from reliableswap.inference.report import FrameReport, InputReport
-from reliableswap.inference.video_io import (  # noqa: F401 - re-exported: the video API lives here
-    FrameWriter,
-    VideoOpenError,
-    VideoReader,
-    find_ffmpeg,
-    mux_audio,
-    plan_output_fps,
-    probe_size,
-)
+from reliableswap.inference.video_io import FrameWriter, VideoOpenError, VideoReader, plan_output_fps, probe_size
 
 log = logging.getLogger(__name__)
 

@@ -153,12 +153,12 @@ def test_video_keeps_frames_fps_size_and_audio(tiny_ckpt, wild, scrfd, short_tal
 
 
 def test_audio_step_says_when_ffmpeg_is_missing(tmp_path, monkeypatch):
-    from reliableswap.inference import video, video_io
+    from reliableswap.inference import video_io
 
     silent, final = tmp_path / ".x.video.mp4", tmp_path / "x.mp4"
     silent.write_bytes(b"frames")
     monkeypatch.setattr(video_io, "find_ffmpeg", lambda: None)
-    status = video.mux_audio(silent, tmp_path / "in.mp4", final)
+    status = video_io.mux_audio(silent, tmp_path / "in.mp4", final)
     assert "ffmpeg not found" in status and final.read_bytes() == b"frames" and not silent.exists()
 
 

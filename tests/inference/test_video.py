@@ -16,15 +16,8 @@ import pytest
 
 from reliableswap.faces.alignment import ffhq_template
 from reliableswap.faces.face import Face
-from reliableswap.inference.video import (
-    EmaFilter,
-    FrameWriter,
-    LandmarkSmoother,
-    OneEuroFilter,
-    VideoOpenError,
-    VideoReader,
-    swap_video,
-)
+from reliableswap.inference.video import EmaFilter, LandmarkSmoother, OneEuroFilter, swap_video
+from reliableswap.inference.video_io import FrameWriter, VideoOpenError, VideoReader
 
 
 class FakePipeline:
