@@ -89,3 +89,29 @@ def png_bomb() -> Callable[[Path, int, int], Path]:
         return path
 
     return make
+
+
+@pytest.fixture
+def interrupt_when() -> Callable[..., tuple[int, str]]:
+    """Start ``cmd``, wait until ``ready()`` holds, send ``signum``; ``(exit status, stderr)``.
+
+    Fails when the process ended before the signal (the test would prove nothing) or when
+    ``ready`` never held within ``wait_s``.
+    """
+    import os
+    import subprocess
+    import time
+
+    def run(cmd: list[str], cwd: Path, ready: Callable[[], bool], signum: int,
+            wait_s: float = 300, finish_s: float = 120) -> tuple[int, str]:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.time() + wait_s
+        while time.time() < deadline and proc.poll() is None and not ready():
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run ended before the signal; the test proves nothing"
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=finish_s)
+        return proc.returncode, stderr
+
+    return run

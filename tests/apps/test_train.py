@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -213,25 +212,21 @@ def test_triplet_settings_are_overridable_from_the_command_line():
 
 
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_sigterm_and_ctrl_c_save_last_checkpoint_exit_in_one_line_and_resume(tmp_path, signum, status):
+def test_sigterm_and_ctrl_c_save_last_checkpoint_exit_in_one_line_and_resume(tmp_path, signum, status, interrupt_when):
     """SLURM/Kubernetes/timeout send SIGTERM: the step finishes, last.ckpt is written (periodic
     checkpoints are off here, so only the signal can have written it), one line, exit 143 (130)."""
     run_dir = tmp_path / "run"
     cmd = [sys.executable, "train.py", "experiment=faceshifter_vanilla", "debug=tiny", f"hydra.run.dir={run_dir}",
            "callbacks.model_checkpoint.every_n_train_steps=100000", "callbacks.health.every_n_steps=1",
            "callbacks.health.num_pairs=2", "trainer.val_check_interval=100000"]
-    proc = subprocess.Popen([*cmd, "trainer.max_steps=100000"], cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     health = run_dir / "health.jsonl"
-    deadline = time.time() + 500
-    while time.time() < deadline and proc.poll() is None:
-        if health.is_file() and len(health.read_text().splitlines()) >= 2:  # step 0 and step 1 are done
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, "training ended before the signal; the test proves nothing"
-    proc.send_signal(signum)
-    _, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == status, stderr[-3000:]
+
+    def two_records() -> bool:  # step 0 and step 1 are done
+        return health.is_file() and len(health.read_text().splitlines()) >= 2
+
+    returncode, stderr = interrupt_when([*cmd, "trainer.max_steps=100000"], REPO, two_records, signum,
+                                        wait_s=500, finish_s=300)
+    assert returncode == status, stderr[-3000:]
     assert "Traceback" not in stderr
     assert [ln for ln in stderr.splitlines() if "rerun" in ln] == [
         "python train.py: finished work is saved; rerun the same command to resume"

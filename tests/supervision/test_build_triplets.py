@@ -239,20 +239,16 @@ def test_an_empty_input_or_an_output_that_is_a_file_stops_in_one_line_with_exit_
 
 
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_sigterm_and_ctrl_c_stop_the_builder_in_one_line_and_the_rerun_finishes(celeba_images, tmp_path, signum, status):
+def test_sigterm_and_ctrl_c_stop_the_builder_in_one_line_and_the_rerun_finishes(celeba_images, tmp_path, signum, status,
+                                                                                interrupt_when):
     faces = _subset(celeba_images, tmp_path, 10)
     out = tmp_path / "out"
     cmd = _cmd(faces, out, "num_pairs=8", "batch_size=1", "seed=3")
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        if len(read_rows(out / "triplets.csv")) + len(read_rows(out / "failures.csv")) >= 1:
-            break
-        time.sleep(0.02)
-    assert proc.poll() is None, "the run finished before the signal; the test proves nothing"
-    proc.send_signal(signum)
-    _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == status, stderr[-2000:]
+    def one_pair_recorded() -> bool:
+        return len(read_rows(out / "triplets.csv")) + len(read_rows(out / "failures.csv")) >= 1
+
+    returncode, stderr = interrupt_when(cmd, REPO, one_pair_recorded, signum)
+    assert returncode == status, stderr[-2000:]
     assert "Traceback" not in stderr
     assert [line for line in stderr.splitlines() if "rerun the same command to resume" in line] == [
         "python -m supervision.build_triplets: finished work is saved; rerun the same command to resume"
