@@ -60,13 +60,18 @@ def bench_swaps(swapper, device: torch.device, batches: list[int], seconds: floa
               f"swaps_per_s={n * b / dt:.2f} ms_per_batch={1000 * dt / n:.1f}", flush=True)
 
 
-def bench_video(swapper, device: torch.device, video: Path, source: Path, frames: int, batch: int) -> None:
+def bench_video(swapper, device: torch.device, video: Path, source: Path, frames: int, batch: int,
+                parser_name: str = "landmarks") -> None:
     from reliableswap.faces.factory import build_face_analyzer
+    from reliableswap.faces.parsing.landmark_parser import LandmarkFaceParser
     from reliableswap.inference.images import SwapPipeline, SwapSettings
     from reliableswap.inference.video import swap_video
     from reliableswap.io.images import read_rgb
 
-    pipeline = SwapPipeline(swapper, build_face_analyzer("auto"), SwapSettings(batch_size=batch), device=device)
+    # the paste mask of test.py: the landmark parser (default) or the template ellipse ("none")
+    parser = LandmarkFaceParser() if parser_name == "landmarks" else None
+    analyzer = build_face_analyzer("auto", needs_landmarks68=parser is not None)
+    pipeline = SwapPipeline(swapper, analyzer, SwapSettings(batch_size=batch), parser=parser, device=device)
     pipeline.set_source(read_rgb(source))
     with tempfile.TemporaryDirectory() as tmp:
         item = swap_video(pipeline, video, Path(tmp) / "out.mp4", progress=False, max_frames=frames, record_frames=False)
@@ -74,7 +79,7 @@ def bench_video(swapper, device: torch.device, video: Path, source: Path, frames
         raise SystemExit(f"video benchmark failed: {item.error}")
     t = item.timings_s
     print(f"bench=inference kind=video device={device.type} size={swapper.size} analyzer={pipeline.analyzer.name} "
-          f"frames={item.frames_total} width={item.width} height={item.height} batch={batch} "
+          f"parser={parser_name} frames={item.frames_total} width={item.width} height={item.height} batch={batch} "
           f"fps={item.frames_total / t['total']:.2f} detect_s={t['detect']:.2f} swap_paste_s={t['swap_paste']:.2f} "
           f"audio_s={t['audio']:.2f}", flush=True)
 
@@ -92,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=int, default=48, help="video frames to swap (0 = skip the video benchmark)")
     p.add_argument("--video", type=Path, default=paths.data_dir() / "video" / "talking_face_target.mp4")
     p.add_argument("--source", type=Path, default=paths.data_dir() / "wild" / "_portraits" / "taylor.png")
+    p.add_argument("--parser", choices=["landmarks", "none"], nargs="+", default=["landmarks", "none"],
+                   help="paste masks to time in the video benchmark (landmarks = test.py's default)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -106,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"# ckpt={ckpt} device={device} torch_threads={torch.get_num_threads()}", flush=True)
         bench_swaps(swapper, device, args.batches, args.seconds)
         if args.frames:
-            bench_video(swapper, device, args.video, args.source, args.frames, max(args.batches))
+            for parser_name in args.parser:
+                bench_video(swapper, device, args.video, args.source, args.frames, max(args.batches), parser_name)
     return 0
 
 
