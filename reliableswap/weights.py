@@ -181,6 +181,15 @@ REGISTRY: dict[str, WeightEntry] = {
             sha256="ace12f047ab3a251dc3524b03f99cb0ce127f1b19be7bed9b3082c221bfdf9f1",
         ),
         WeightEntry(
+            "face_parser_unet", "assets/face_parser_unet.pt", "repo",
+            "trained by this project on the 900 training faces of the shared CelebAMask-HQ sample: "
+            "`python train.py experiment=face_parser` (seed 42, 3,000 steps), exported with `python "
+            "scripts/export_face_parser.py <run>/checkpoints/last.ckpt assets/face_parser_unet.pt`; "
+            "held-out IoU: docs/results/face_parser.md",
+            "compact U-Net face parser (19 CelebAMask-HQ classes, 256 px), float16, default parser=unet",
+            sha256="PENDING",
+        ),
+        WeightEntry(
             "cosface_r50", "cosface/glint360k_cosface_r50_backbone.pth", "pretrained",
             _ARCFACE_ORIGIN.format(arch="r50").replace("ms1mv3_arcface_r50_fp16", "glint360k_cosface_r50_fp16_0.1"),
             "CosFace iresnet50 recogniser (evaluation-only ID retrieval judge)", manifest="arcface_iresnet50",

@@ -61,16 +61,16 @@ def bench_swaps(swapper, device: torch.device, batches: list[int], seconds: floa
 
 
 def bench_video(swapper, device: torch.device, video: Path, source: Path, frames: int, batch: int,
-                parser_name: str = "landmarks") -> None:
+                parser_name: str = "unet") -> None:
     from reliableswap.faces.factory import build_face_analyzer
-    from reliableswap.faces.parsing.landmark_parser import LandmarkFaceParser
+    from reliableswap.faces.parsing import LandmarkFaceParser, LearnedFaceParser
     from reliableswap.inference.images import SwapPipeline, SwapSettings
     from reliableswap.inference.video import swap_video
     from reliableswap.io.images import read_rgb
 
-    # the paste mask of test.py: the landmark parser (default) or the template ellipse ("none")
-    parser = LandmarkFaceParser() if parser_name == "landmarks" else None
-    analyzer = build_face_analyzer("auto", needs_landmarks68=parser is not None)
+    # the paste mask of test.py: the U-Net parser (default), the landmark parser, or the template ellipse ("none")
+    parser = {"unet": LearnedFaceParser, "landmarks": LandmarkFaceParser}.get(parser_name, lambda: None)()
+    analyzer = build_face_analyzer("auto", needs_landmarks68=bool(getattr(parser, "needs_landmarks68", False)))
     pipeline = SwapPipeline(swapper, analyzer, SwapSettings(batch_size=batch), parser=parser, device=device)
     pipeline.set_source(read_rgb(source))
     with tempfile.TemporaryDirectory() as tmp:
@@ -97,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=int, default=48, help="video frames to swap (0 = skip the video benchmark)")
     p.add_argument("--video", type=Path, default=paths.data_dir() / "video" / "talking_face_target.mp4")
     p.add_argument("--source", type=Path, default=paths.data_dir() / "wild" / "_portraits" / "taylor.png")
-    p.add_argument("--parser", choices=["landmarks", "none"], nargs="+", default=["landmarks", "none"],
-                   help="paste masks to time in the video benchmark (landmarks = test.py's default)")
+    p.add_argument("--parser", choices=["unet", "landmarks", "none"], nargs="+", default=["unet", "landmarks", "none"],
+                   help="paste masks to time in the video benchmark (unet = test.py's default)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 

@@ -3,7 +3,10 @@
 For each seeded pair of different-identity faces (A, B) it writes
 ``OUT/<pair_id>/{source,target,output_st,output_ts}.jpg`` (A, B, AB, BA at ``settings.size``),
 appends one row per finished pair to ``OUT/triplets.csv`` and one per rejected pair to
-``OUT/failures.csv`` (pair, stage, reason). ``shard=i/n`` splits the pairs between processes or
+``OUT/failures.csv`` (pair, stage, the failing quality checks, their reasons); every synthesized
+image's quality measurements go to ``OUT/quality.csv`` and the summary counts the pairs each check
+rejected (``rejected/<check>``). ``save_maps=true`` adds ``<pair_id>/maps.npz`` (blend mask,
+reshape drop, warp map) for the artifact metrics of ``supervision.evaluate``. ``shard=i/n`` splits the pairs between processes or
 nodes without overlap; ``resume=true`` (default) skips recorded pairs, so a killed run finishes
 by rerunning the same command. One run per output and shard at a time: a second one is refused
 (``OUT/.lock-<i>of<n>``). Ctrl-C or SIGTERM stop it with one line ("finished work is saved;
@@ -38,9 +41,10 @@ from reliableswap.io.index import IndexRow
 from reliableswap.io.rows import load_input
 from reliableswap.io.triplets_csv import IMAGE_COLUMNS, STAGE_COLUMNS, image_name
 from supervision.debug import write_debug_tile
-from supervision.pipeline import StageError, SynthesisSettings, TripletSynthesizer, to_tensor, to_uint8
+from supervision.maps import MAPS_NAME, save_maps
+from supervision.pipeline import CHECKS, Failure, StageError, SynthesisSettings, TripletSynthesizer, to_tensor, to_uint8
 from supervision.sampling import FacePair, Shard, sample_pairs
-from supervision.storage import OutputBusyError, TripletStore
+from supervision.storage import QUALITY_FIELDS, QUALITY_METRICS, OutputBusyError, TripletStore
 
 log = logging.getLogger("supervision.build_triplets")
 
@@ -219,6 +223,9 @@ def _build_locked(
         "skipped_done": len(mine) - len(todo),
         "seconds": round(elapsed, 2),
         "pairs_per_s": round((counts["built"] + counts["failed"]) / elapsed, 4) if elapsed > 0 else 0.0,
+        # pairs rejected by each quality check (a pair can fail several; see failures.csv `check`)
+        **{k: v for k, v in sorted(counts.items(), key=lambda kv: failed_order(kv[0].split("/", 1)[-1]))
+           if k.startswith("rejected/")},
         **{f"stage_s/{k}": round(v, 3) for k, v in synth.timer.seconds.items()},
     }
     log.info("summary: %s", " ".join(f"{k}={v}" for k, v in summary.items()))
@@ -260,20 +267,32 @@ def _build_chunk(
     images = to_uint8(result.images)
     sources = to_uint8(torch.nn.functional.interpolate(a_img, size=(size, size), mode="area"))
     targets = to_uint8(torch.nn.functional.interpolate(b_img, size=(size, size), mode="area"))
+    quality_rows = []
     for i, (pair, _, _) in enumerate(ready):
         st_fail, ts_fail = result.failures[i], result.failures[n + i]
+        for which, j, failed in (("AB", i, st_fail), ("BA", n + i, ts_fail)):
+            quality_rows.append({"pair_id": pair.pair_id, "direction": which, "accepted": int(not failed),
+                                 "checks": ";".join(f.check for f in failed),
+                                 **{k: result.metrics[j].get(k, "") for k in QUALITY_METRICS}})
         if keep_debug and pair.number < int(cfg.debug_pairs):
-            write_debug_tile(store.root / "debug" / f"{pair.pair_id}.png", result.debug, [("AB", i), ("BA", n + i)])
+            notes = [_verdict(st_fail), _verdict(ts_fail)]
+            write_debug_tile(store.root / "debug" / f"{pair.pair_id}.png", result.debug,
+                             [("AB", i), ("BA", n + i)], notes=notes)
         if st_fail or ts_fail:
-            stage, reason = st_fail or ts_fail
-            which = "AB" if st_fail else "BA"
-            store.record_failure(pair.pair_id, stage, f"{which}: {reason}")
+            failed = [(which, f) for which, fs in (("AB", st_fail), ("BA", ts_fail)) for f in fs]
+            checks = sorted({f.check for _, f in failed}, key=failed_order)
+            store.record_failure(pair.pair_id, failed[0][1].stage, "; ".join(f"{w}: {f.reason}" for w, f in failed),
+                                 check=";".join(checks))
             counts["failed"] += 1
+            for check in checks:
+                counts[f"rejected/{check}"] = counts.get(f"rejected/{check}", 0) + 1
             continue
         staging = store.staging_dir(pair.pair_id)
         q = int(cfg.jpeg_quality)
         for column, image in zip(IMAGE_COLUMNS, (sources[i], targets[i], images[i], images[n + i])):
             write_image_atomic(staging / image_name(column), image, quality=q)
+        if cfg.get("save_maps"):
+            save_maps(staging / MAPS_NAME, {k: v[[i, n + i]] for k, v in result.maps.items()})
         st, ts = result.metrics[i], result.metrics[n + i]
         row = {
             "pair_id": pair.pair_id, "number": pair.number,
@@ -287,6 +306,15 @@ def _build_chunk(
         }
         store.commit(pair.pair_id, staging, row)
         counts["built"] += 1
+    store.record_quality(quality_rows, QUALITY_FIELDS)
+
+
+def failed_order(check: str) -> int:
+    return CHECKS.index(check) if check in CHECKS else len(CHECKS)
+
+
+def _verdict(failures: list[Failure]) -> str:
+    return "accepted" if not failures else "REJECTED " + "; ".join(f"{f.check}: {f.reason}" for f in failures)
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="build_triplets")

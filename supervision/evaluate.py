@@ -7,8 +7,23 @@ the yaw/pitch/roll difference between the swap and its target (with the source-v
 difference as the reference of "no pose transfer at all").
 
     python -m supervision.evaluate OUT_DIR [--json report.json]
+    python -m supervision.evaluate OUT_DIR --masks LABEL_DIR [--artifacts-only]
 
 prints one machine-readable line ``eval=triplets pairs=... closer_to_source=... ...``.
+
+With ``--masks`` (ground-truth label maps ``<stem>.png`` of the input faces, canonical
+CelebAMask-HQ labels) and a build made with ``save_maps=true``, it also measures the artifacts no
+identity metric sees (:func:`artifact_metrics`), one more line ``eval=triplet_artifacts ...``:
+
+- ``occluder_target`` / ``occluder_source``: share of the blend mask on the target's (and, through
+  the warp map, the source's) ground-truth hair, hat, eyeglasses, earring, necklace or cloth
+  pixels, pooled over all swaps (mask-weighted);
+- ``inner_mouth_target``: share of the blend mask on the target's inner mouth;
+- ``fold_area``: share of the blend mask where the warp map folds (Jacobian determinant <= 0);
+- ``colour_step``: colour jump across the mask boundary beyond the target's own (8-bit levels,
+  :func:`supervision.quality.boundary_colour_step`, on the target's skin);
+- ``haze``: mean |swap - target| (8-bit levels) farther than 24 px from the mask and the reshape
+  drop, where the swap should be exactly the target.
 """
 
 from __future__ import annotations
@@ -19,8 +34,12 @@ import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
+import torch
 
+from reliableswap.data.parsing_dataset import read_label_map
+from reliableswap.faces.parsing.labels import ID
 from reliableswap.io.csv_rows import read_rows
 from reliableswap.io.images import read_rgb
 from reliableswap.io.triplets_csv import IMAGE_COLUMNS, triplets_path
@@ -87,16 +106,147 @@ def evaluate_triplets(out_dir: Path) -> TripletReport:
     )
 
 
-def main(argv: list[str] | None = None) -> TripletReport:
+#: Ground-truth classes that must never be under the blend mask (occluders and accessories).
+OCCLUDER_CLASSES = ("hair", "hat", "eyeglasses", "earring", "necklace", "cloth")
+HAZE_DISTANCE_PX = 24
+
+
+@dataclass
+class ArtifactReport:
+    swaps: int  # swaps with maps and ground truth
+    occluder_target: float  # pooled share of mask weight on the target's GT occluders
+    occluder_source: float  # the same on the source's GT occluders (through the warp map; nan without)
+    swaps_over_1pct: int  # swaps whose own target+source occluder share exceeds 1 %
+    inner_mouth_target: float
+    fold_area: float  # pooled share of mask weight where the warp folds
+    swaps_with_fold: int
+    colour_step: float  # mean over swaps, 8-bit levels
+    haze: float  # mean over swaps, 8-bit levels
+
+    def line(self) -> str:
+        return (
+            f"eval=triplet_artifacts swaps={self.swaps} occluder_target={self.occluder_target:.4f} "
+            f"occluder_source={self.occluder_source:.4f} swaps_over_1pct={self.swaps_over_1pct} "
+            f"inner_mouth_target={self.inner_mouth_target:.4f} fold_area={self.fold_area:.5f} "
+            f"swaps_with_fold={self.swaps_with_fold} colour_step={self.colour_step:.2f} haze={self.haze:.2f}"
+        )
+
+
+def _labels_at(path: Path, size: int) -> np.ndarray:
+    labels = read_label_map(path)
+    return cv2.resize(labels, (size, size), interpolation=cv2.INTER_NEAREST) if labels.shape[0] != size else labels
+
+
+def _in(labels: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    return np.isin(labels, [ID[n] for n in names])
+
+
+def _fold(grid: np.ndarray) -> np.ndarray:
+    from supervision.reenact.warp import jacobian_det
+
+    return jacobian_det(torch.from_numpy(grid)[None])[0].numpy() <= 0
+
+
+def _haze(swap: np.ndarray, target: np.ndarray, changed: np.ndarray) -> float:
+    """Mean |swap - target| (8-bit) farther than HAZE_DISTANCE_PX from any changed pixel."""
+    far = cv2.distanceTransform((~changed).astype(np.uint8), cv2.DIST_L2, 5) > HAZE_DISTANCE_PX
+    if not far.any():
+        return 0.0
+    return float(np.abs(swap.astype(np.float32) - target.astype(np.float32)).mean(axis=-1)[far].mean())
+
+
+def artifact_metrics(out_dir: Path, masks_dir: Path) -> ArtifactReport:
+    """Artifact metrics of a build with ``save_maps=true`` against ground-truth label maps."""
+    from supervision.maps import MAPS_NAME, load_maps
+    from supervision.quality import boundary_colour_step
+
+    rows = read_rows(triplets_path(out_dir))
+    sums = dict.fromkeys(("mask", "occ_t", "occ_s", "mask_s", "mouth", "fold", "mask_f"), 0.0)
+    over, folded, steps, hazes, swaps = 0, 0, [], [], 0
+    for row in rows:
+        maps_path = Path(out_dir) / row["pair_id"] / MAPS_NAME
+        if not maps_path.is_file():
+            continue
+        maps = load_maps(maps_path)
+        images = {k: read_rgb(Path(out_dir) / row[k]) for k in IMAGE_COLUMNS}
+        stems = {"source": Path(row["source_image"]).stem, "target": Path(row["target_image"]).stem}
+        gt_paths = {k: Path(masks_dir) / f"{v}.png" for k, v in stems.items()}
+        if not all(p.is_file() for p in gt_paths.values()):
+            log.warning("no ground truth for pair %s in %s: skipped", row["pair_id"], masks_dir)
+            continue
+        size = images["target"].shape[0]
+        gt = {k: _labels_at(p, size) for k, p in gt_paths.items()}
+        for d, (swap, src, tgt) in enumerate((("output_st", "source", "target"), ("output_ts", "target", "source"))):
+            mask = maps["mask"][d]
+            total = float(mask.sum())
+            if total <= 0:
+                continue
+            swaps += 1
+            occ_t = float((mask * _in(gt[tgt], OCCLUDER_CLASSES)).sum())
+            occ_s = 0.0
+            sums["mask"] += total
+            sums["occ_t"] += occ_t
+            sums["mouth"] += float((mask * _in(gt[tgt], ("mouth",))).sum())
+            if "grid" in maps:
+                grid = maps["grid"][d]
+                x = np.clip(np.rint(grid[..., 0]), 0, size - 1).astype(np.int64)
+                y = np.clip(np.rint(grid[..., 1]), 0, size - 1).astype(np.int64)
+                occ_s = float((mask * _in(gt[src][y, x], OCCLUDER_CLASSES)).sum())
+                sums["occ_s"] += occ_s
+                sums["mask_s"] += total
+                fold = float((mask * _fold(grid)).sum())
+                sums["fold"] += fold
+                sums["mask_f"] += total
+                folded += int(fold > 0)
+            over += int((occ_t + occ_s) / total > 0.01)
+            to_t = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None].float() / 127.5 - 1  # noqa: E731
+            skin = torch.from_numpy(_in(gt[tgt], ("skin",)))[None, None].float()
+            hard = torch.from_numpy((mask > 0.5).astype(np.float32))[None, None]
+            steps.append(float(boundary_colour_step(to_t(images[swap]), to_t(images[tgt]), hard, allowed=skin)[0]))
+            changed = (mask > 0.02) | (maps["drop"][d] > 0.02)
+            hazes.append(_haze(images[swap], images[tgt], changed))
+    if not swaps:
+        raise ValueError(f"no pair in {out_dir} has {MAPS_NAME} and ground truth in {masks_dir} "
+                         "(build with save_maps=true; --masks is the folder of <stem>.png label maps)")
+    return ArtifactReport(
+        swaps=swaps,
+        occluder_target=sums["occ_t"] / sums["mask"],
+        occluder_source=sums["occ_s"] / sums["mask_s"] if sums["mask_s"] else float("nan"),
+        swaps_over_1pct=over,
+        inner_mouth_target=sums["mouth"] / sums["mask"],
+        fold_area=sums["fold"] / sums["mask_f"] if sums["mask_f"] else float("nan"),
+        swaps_with_fold=folded,
+        colour_step=float(np.mean(steps)),
+        haze=float(np.mean(hazes)),
+    )
+
+
+def main(argv: list[str] | None = None) -> TripletReport | ArtifactReport:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out_dir", type=Path, help="output folder of supervision.build_triplets")
-    parser.add_argument("--json", type=Path, default=None, help="also write the report as JSON here")
+    parser.add_argument("--json", type=Path, default=None, help="also write the report(s) as JSON here")
+    parser.add_argument("--masks", type=Path, default=None,
+                        help="ground-truth label maps <stem>.png of the input faces: adds the artifact metrics")
+    parser.add_argument("--artifacts-only", action="store_true", help="only the artifact metrics (needs --masks)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    report = evaluate_triplets(args.out_dir)
-    print(report.line(), flush=True)
+    if args.artifacts_only and args.masks is None:
+        parser.error("--artifacts-only needs --masks")
+    if args.masks is not None and not args.masks.is_dir():
+        parser.error(f"--masks {args.masks} is not a folder")
+    reports: dict[str, dict] = {}
+    report: TripletReport | ArtifactReport | None = None
+    if not args.artifacts_only:
+        report = evaluate_triplets(args.out_dir)
+        print(report.line(), flush=True)
+        reports["triplets"] = asdict(report)
+    if args.masks is not None:
+        report = artifact_metrics(args.out_dir, args.masks)
+        print(report.line(), flush=True)
+        reports["artifacts"] = asdict(report)
     if args.json:
-        args.json.write_text(json.dumps(asdict(report), indent=2))
+        args.json.write_text(json.dumps(reports if len(reports) > 1 else next(iter(reports.values())), indent=2))
+    assert report is not None
     return report
 
 

@@ -5,12 +5,17 @@ For a batch of directions (A -> B and B -> A are two samples of the same batch):
 1. reenact A with B's pose and expression (A', with A's face shape);
 2. parse A' and B into face parts;
 3. colour-transfer A''s inner face to B's skin statistics (linear: mean and covariance in RGB);
-4. multi-band blend A''s inner face into B (hair of both taken from B);
+4. multi-band blend A''s face parts into B with the occluder-aware mask of
+   :mod:`supervision.masks` (hair, hats, hands and glasses of both stay out; the inner mouth is
+   B's), the low frequencies confined to ``blend_reach_px`` around the mask (no haze);
 5. reshape: where B's face extends beyond A''s outline the band is dropped and inpainted, so the
    outline follows A; where A' extends beyond B, A' pixels stay (the released code ignored this);
 6. optional enhancement;
 7. quality: the result must still hold a detectable face, be closer to A than to B for the
-   configured identity model, not collapse, and not be a near copy of B.
+   configured identity model, not collapse, and not be a near copy of B; and the artifact checks
+   must pass: no warp fold / strongly non-uniform warp inside the pasted face, faces not heavily
+   occluded, no colour step across the mask boundary, A''s mouth on B's mouth. Every check that
+   fails is reported (``Failure``), so rejection rates per check can be counted and calibrated.
 
 Every stage is a pluggable backend (``supervision/protocols.py``) or a batched torch function,
 so the whole synthesis runs on the configured device.
@@ -34,11 +39,19 @@ from reliableswap.data.transforms import images_to_uint8 as to_uint8
 from reliableswap.data.transforms import uint8_to_images
 from reliableswap.faces.color import linear_color_transfer
 from reliableswap.faces.face import ALIGNED_BOX_SCORE, Face, FaceAnalyzer
-from reliableswap.faces.parsing.labels import region_mask
+from reliableswap.faces.parsing.labels import colorize_labels, region_mask
 from reliableswap.faces.parsing.protocol import FaceParser
 from supervision.blend import blend_masks, laplacian_pyramid_blend
-from supervision.protocols import Enhancer, Inpainter, Reenactor
-from supervision.quality import image_collapsed, is_near_copy
+from supervision.masks import face_blend_mask, face_hull_mask
+from supervision.protocols import Enhancer, Inpainter, Reenacted, Reenactor
+from supervision.quality import (
+    boundary_colour_step,
+    image_collapsed,
+    is_near_copy,
+    mouth_consistency,
+    occlusion_fraction,
+    warp_fold_stats,
+)
 from supervision.reshape import reshape_face
 
 log = logging.getLogger(__name__)
@@ -55,6 +68,23 @@ class StageError(Exception):
         self.reason = reason
 
 
+#: Names of the quality checks, in the order they are reported (failures.csv ``check`` column).
+CHECKS: tuple[str, ...] = (
+    "collapsed", "near_copy", "identity_similarity", "closer_to_target", "warp_fold", "warp_stretch",
+    "occlusion", "colour_step", "mouth", "no_face",
+)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why one synthesized image is rejected: the stage, the check (one of :data:`CHECKS` for the
+    quality stage) and a human-readable reason with the measured value and threshold."""
+
+    stage: str
+    check: str
+    reason: str
+
+
 @dataclass
 class SynthesisSettings:
     size: int = 256  # output resolution
@@ -63,6 +93,13 @@ class SynthesisSettings:
     blend_working_size: int = 512
     blend_erode_px: int = 3
     blend_feather_px: int = 3
+    # occluder_aware: supervision.masks.face_blend_mask; legacy: supervision.blend.blend_masks
+    mask_rule: str = "occluder_aware"
+    mouth_from_b: bool = True
+    mouth_dilate_px: int = 4
+    eyeglasses: str = "occluder"
+    hull_forehead: float = 0.35
+    blend_reach_px: float | None = 16.0  # None = unlimited low-frequency mixing (the original's haze)
     color_transfer: bool = True
     reshape: bool = True
     reshape_dilate_px: int = 5
@@ -70,16 +107,29 @@ class SynthesisSettings:
     require_closer_to_source: bool = True
     near_copy_threshold: float = 0.02
     require_face: bool = True
+    # artifact checks (None disables the check; its value is still measured and reported)
+    max_fold_fraction: float | None = 0.0     # share of the pasted region where the warp folds
+    max_warp_stretch: float | None = None     # p99/p1 of the warp's area change inside the paste
+    max_occlusion: float | None = None        # share of A''s or B's face hull covered by non-face
+    max_colour_step: float | None = None      # 8-bit levels of colour jump across the mask boundary
+    min_mouth_consistency: float | None = None  # IoU of A''s and B's mouth regions
+    colour_step_width_px: int = 4             # band width of the colour-step check (output pixels)
 
 
 @dataclass
 class Synthesis:
-    """Batched results at the output size, with per-sample quality metrics and failures."""
+    """Batched results at the output size, with per-sample quality metrics and failures.
+
+    ``maps``: per-sample maps at the output size for artifact metrics (``mask`` (B, 1, S, S) blend
+    mask, ``drop`` (B, 1, S, S) reshape drop, ``grid`` (B, S, S, 2) source pixel (x, y) in A's
+    frame at the output size, absent when the reenactor has no pixel map).
+    """
 
     images: Tensor  # (B, 3, size, size)
     metrics: list[dict[str, float]]
-    failures: list[tuple[str, str] | None]  # (stage, reason) per sample, None = accepted
+    failures: list[list[Failure]]  # per sample; empty = accepted
     debug: dict[str, Tensor] = field(default_factory=dict)  # stage name -> (B, 3, S, S) images
+    maps: dict[str, Tensor] = field(default_factory=dict)
 
 
 class StageTimer:
@@ -170,15 +220,16 @@ class TripletSynthesizer:
             labels_a = self.parser.parse(reenacted.image, reenacted.landmarks)
             labels_b = self.parser.parse(drivers, driver_landmarks)
         with t("blend", dev):
-            mask = blend_masks(labels_a, labels_b, erode_px=s.blend_erode_px, feather_px=s.blend_feather_px)
-            mask = mask * reenacted.valid
+            hull_b, hull_a = self._hulls(reenacted, driver_landmarks, drivers.shape[-1])
+            mask = self._blend_mask(labels_a, labels_b, hull_b, reenacted.valid)
             face_a = region_mask(labels_a, FACE_OUTLINE) * reenacted.valid
             face_b = region_mask(labels_b, FACE_OUTLINE)
             foreground = reenacted.image
             if s.color_transfer:
                 foreground = linear_color_transfer(foreground, drivers, face_a, face_b)
             blended = laplacian_pyramid_blend(
-                foreground, drivers, mask, levels=s.blend_levels, working_size=s.blend_working_size
+                foreground, drivers, mask, levels=s.blend_levels, working_size=s.blend_working_size,
+                reach_px=s.blend_reach_px,
             )
         drop = torch.zeros_like(mask)
         reshaped = blended
@@ -190,30 +241,88 @@ class TripletSynthesizer:
             with t("enhance", dev):
                 result = self.enhancer.enhance(result)
         result = resize(result, s.size).clamp(-1, 1)
+        maps = self._maps(mask, drop, reenacted.grid, drivers.shape[-1])
 
         with t("quality", dev):
-            metrics, failures = self._quality(result, resize(sources, s.size), resize(drivers, s.size), resize(face_b, s.size))
+            metrics, failures = self._quality(
+                result, resize(sources, s.size), resize(drivers, s.size), resize(face_b, s.size), maps,
+                artifacts=self._artifacts(reenacted, labels_a, labels_b, hull_a, hull_b, mask),
+            )
         debug = {}
         if keep_debug:
             debug = {
                 "A (source)": sources,
                 "B (driver)": drivers,
                 "A' reenacted": reenacted.image,
+                "labels A'": colorize_labels(labels_a),
+                "labels B": colorize_labels(labels_b),
                 "blend mask": mask.expand(-1, 3, -1, -1) * 2 - 1,
                 "A' colour-matched": foreground,
                 "blended": blended,
                 "reshape drop": drop.expand(-1, 3, -1, -1) * 2 - 1,
                 "result": result,
             }
-        return Synthesis(images=result, metrics=metrics, failures=failures, debug=debug)
+        return Synthesis(images=result, metrics=metrics, failures=failures, debug=debug, maps=maps)
+
+    def _hulls(self, reenacted: Reenacted, driver_landmarks: Tensor, size: int) -> tuple[Tensor, Tensor]:
+        """Face hulls (B, 1, S, S) of B and of A' (A''s from its landmarks; B's where a reenactor
+        gives none, e.g. LIA: A' is in B's pose)."""
+        hull_b = face_hull_mask(driver_landmarks, size, forehead=self.settings.hull_forehead)
+        lm_a = reenacted.landmarks
+        known = torch.isfinite(lm_a).flatten(1).all(1)
+        if not bool(known.any()):
+            return hull_b, hull_b
+        hull_a = face_hull_mask(torch.where(known[:, None, None], lm_a, driver_landmarks), size,
+                                forehead=self.settings.hull_forehead)
+        return hull_b, hull_a
+
+    def _blend_mask(self, labels_a: Tensor, labels_b: Tensor, hull_b: Tensor, valid_a: Tensor) -> Tensor:
+        s = self.settings
+        if s.mask_rule == "legacy":
+            return blend_masks(labels_a, labels_b, erode_px=s.blend_erode_px, feather_px=s.blend_feather_px) * valid_a
+        if s.mask_rule != "occluder_aware":
+            raise ValueError(f"settings.mask_rule must be occluder_aware or legacy, got {s.mask_rule!r}")
+        return face_blend_mask(
+            labels_a, labels_b, hull_b, mouth_from_b=s.mouth_from_b, mouth_dilate_px=s.mouth_dilate_px,
+            eyeglasses=s.eyeglasses, erode_px=s.blend_erode_px, feather_px=s.blend_feather_px, valid_a=valid_a,
+        )
+
+    def _maps(self, mask: Tensor, drop: Tensor, grid: Tensor | None, work: int) -> dict[str, Tensor]:
+        """Blend mask, drop mask and the warp map at the output size (grid in output-size pixels)."""
+        size = self.settings.size
+        maps = {"mask": resize(mask, size).clamp(0, 1), "drop": resize(drop, size).clamp(0, 1)}
+        if grid is not None:
+            g = resize(grid.permute(0, 3, 1, 2).float(), size).permute(0, 2, 3, 1)
+            maps["grid"] = (g + 0.5) * (size / work) - 0.5
+        return maps
+
+    def _artifacts(self, reenacted: Reenacted, labels_a: Tensor, labels_b: Tensor, hull_a: Tensor, hull_b: Tensor,
+                   mask: Tensor) -> dict[str, Tensor]:
+        """(B,) artifact measurements at the working size (see :mod:`supervision.quality`)."""
+        out = {
+            "occlusion_a": occlusion_fraction(labels_a, hull_a),
+            "occlusion_b": occlusion_fraction(labels_b, hull_b),
+            "mouth_iou": mouth_consistency(labels_a, labels_b),
+        }
+        if reenacted.grid is not None:
+            fold, stretch = warp_fold_stats(reenacted.grid, (mask > 0.5).to(mask.dtype))
+            out["fold_fraction"], out["warp_stretch"] = fold, stretch
+        skin_b = region_mask(labels_b, ("skin",))
+        out["_skin_b"] = skin_b  # for the colour step at the output size
+        return out
 
     def _quality(
-        self, result: Tensor, sources: Tensor, drivers: Tensor, face_b: Tensor
-    ) -> tuple[list[dict[str, float]], list[tuple[str, str] | None]]:
+        self, result: Tensor, sources: Tensor, drivers: Tensor, face_b: Tensor, maps: dict[str, Tensor],
+        artifacts: dict[str, Tensor] | None = None,
+    ) -> tuple[list[dict[str, float]], list[list[Failure]]]:
         s = self.settings
         n = result.shape[0]
-        metrics: list[dict[str, float]] = [{} for _ in range(n)]
-        failures: list[tuple[str, str] | None] = [None] * n
+        artifacts = dict(artifacts or {})
+        failures: list[list[Failure]] = [[] for _ in range(n)]
+
+        def fail(i: int, check: str, reason: str) -> None:
+            failures[i].append(Failure("quality", check, reason))
+
         collapsed = image_collapsed(result)
         near_copy = is_near_copy(result, drivers, face_b, threshold=s.near_copy_threshold)
         if self.identity is not None:
@@ -222,21 +331,49 @@ class TripletSynthesizer:
             sim_b = F.cosine_similarity(e_r, e_b, dim=1).tolist()
         else:
             sim_a = sim_b = [float("nan")] * n
+        skin_b = artifacts.pop("_skin_b", None)
+        allowed = resize(skin_b, s.size) > 0.5 if skin_b is not None else None
+        artifacts["colour_step"] = boundary_colour_step(
+            result, drivers, (maps["mask"] > 0.5).to(result.dtype), allowed=allowed, width_px=s.colour_step_width_px
+        )
+        values = {k: v.float().tolist() for k, v in artifacts.items()}
+        metrics: list[dict[str, float]] = []
         result_u8 = to_uint8(result)
         for i in range(n):
-            metrics[i] = {"id_sim_source": round(sim_a[i], 4), "id_sim_target": round(sim_b[i], 4)}
+            m = {"id_sim_source": round(sim_a[i], 4), "id_sim_target": round(sim_b[i], 4)}
+            m |= {k: round(v[i], 4) for k, v in values.items()}
+            metrics.append(m)
             if bool(collapsed[i]):
-                failures[i] = ("quality", "image collapsed (near-constant or non-finite)")
-            elif bool(near_copy[i]):
-                failures[i] = ("quality", "result is a near copy of the target")
-            elif self.identity is not None and sim_a[i] < s.min_identity_similarity:
-                failures[i] = ("quality", f"identity similarity to source {sim_a[i]:.3f} < {s.min_identity_similarity}")
-            elif self.identity is not None and s.require_closer_to_source and sim_b[i] >= sim_a[i]:
-                failures[i] = ("quality", f"closer to target identity ({sim_b[i]:.3f}) than to source ({sim_a[i]:.3f})")
-            if failures[i] is None and s.require_face:
+                fail(i, "collapsed", "image collapsed (near-constant or non-finite)")
+            if bool(near_copy[i]):
+                fail(i, "near_copy", "result is a near copy of the target")
+            if self.identity is not None and sim_a[i] < s.min_identity_similarity:
+                fail(i, "identity_similarity",
+                     f"identity similarity to source {sim_a[i]:.3f} < {s.min_identity_similarity}")
+            if self.identity is not None and s.require_closer_to_source and sim_b[i] >= sim_a[i]:
+                fail(i, "closer_to_target", f"closer to target identity ({sim_b[i]:.3f}) than to source ({sim_a[i]:.3f})")
+            self._artifact_failures(m, lambda check, reason, i=i: fail(i, check, reason))
+            if not failures[i] and s.require_face:
                 faces = self.analyzer.detect(result_u8[i])
                 score = faces[0].score if faces else None
-                metrics[i]["face_score"] = round(float(score), 4) if score is not None else float("nan")
+                m["face_score"] = round(float(score), 4) if score is not None else float("nan")
                 if not faces or score == ALIGNED_BOX_SCORE:  # a fallback box, not a detection
-                    failures[i] = ("quality", "no face detected in the result")
+                    fail(i, "no_face", "no face detected in the result")
         return metrics, failures
+
+    def _artifact_failures(self, m: dict[str, float], fail) -> None:
+        """Apply the configured artifact thresholds to one sample's measurements."""
+        s = self.settings
+        if s.max_fold_fraction is not None and m.get("fold_fraction", 0.0) > s.max_fold_fraction:
+            fail("warp_fold", f"warp folds over {m['fold_fraction']:.4f} of the pasted face (> {s.max_fold_fraction})")
+        if s.max_warp_stretch is not None and m.get("warp_stretch", 1.0) > s.max_warp_stretch:
+            fail("warp_stretch", f"warp area change spread p99/p1 {m['warp_stretch']:.2f} > {s.max_warp_stretch}")
+        if s.max_occlusion is not None:
+            worst = max(m["occlusion_a"], m["occlusion_b"])
+            if worst > s.max_occlusion:
+                which = "A'" if m["occlusion_a"] >= m["occlusion_b"] else "B"
+                fail("occlusion", f"{which} face hull {worst:.3f} covered by non-face (> {s.max_occlusion})")
+        if s.max_colour_step is not None and m["colour_step"] > s.max_colour_step:
+            fail("colour_step", f"colour step across the mask boundary {m['colour_step']:.1f} > {s.max_colour_step} levels")
+        if s.min_mouth_consistency is not None and m["mouth_iou"] < s.min_mouth_consistency:
+            fail("mouth", f"mouth regions of A' and B overlap IoU {m['mouth_iou']:.3f} < {s.min_mouth_consistency}")

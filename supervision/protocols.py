@@ -31,6 +31,10 @@ class Reenacted:
     image: Tensor  # (B, 3, S, S)
     landmarks: Tensor  # (B, 68, 2): where A's landmarks ended up in ``image``
     valid: Tensor  # (B, 1, S, S): 1 where ``image`` holds real warped content (0 = holes/outside)
+    #: (B, S, S, 2) for each pixel of ``image`` the source pixel (x, y) of A it was sampled from,
+    #: when the reenactor is a pixel warp (the landmark/TPS reenactor); ``None`` for generators
+    #: (LIA) that have no such map. The quality filter's fold check and the artifact metrics use it.
+    grid: Tensor | None = None
 
 
 @runtime_checkable

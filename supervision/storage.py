@@ -35,7 +35,18 @@ from reliableswap.io.triplets_csv import append_triplet, triplets_path
 log = logging.getLogger(__name__)
 
 FAILURES_CSV = "failures.csv"
-FAILURE_FIELDS = ("pair_id", "stage", "reason")
+#: ``check``: the quality checks that rejected the pair, ``;``-separated (empty for other stages);
+#: ``reason``: one reason per failing check and direction, ``;``-separated.
+FAILURE_FIELDS = ("pair_id", "stage", "check", "reason")
+#: Outputs of builds made before the ``check`` column existed keep their header.
+LEGACY_FAILURE_FIELDS = ("pair_id", "stage", "reason")
+#: ``quality.csv``: one row per synthesized image (accepted or not) with every quality measurement,
+#: for calibrating thresholds. A resumed run may repeat the rows of a pair it redoes: readers keep
+#: the last row per (pair_id, direction).
+QUALITY_CSV = "quality.csv"
+QUALITY_METRICS = ("id_sim_source", "id_sim_target", "face_score", "fold_fraction", "warp_stretch",
+                   "occlusion_a", "occlusion_b", "colour_step", "mouth_iou")
+QUALITY_FIELDS = ("pair_id", "direction", "accepted", "checks", *QUALITY_METRICS)
 TMP_PREFIX = ".tmp-"
 LOCK_PREFIX = ".lock-"
 
@@ -126,5 +137,23 @@ class TripletStore:
         self._recorded.add(pair_id)
         return final
 
-    def record_failure(self, pair_id: str, stage: str, reason: str) -> None:
-        append_row(self.failures_csv, FAILURE_FIELDS, {"pair_id": pair_id, "stage": stage, "reason": reason})
+    def record_failure(self, pair_id: str, stage: str, reason: str, check: str = "") -> None:
+        """One ``failures.csv`` row for the pair (a file from an older build keeps its 3 columns;
+        the check names then lead the reason)."""
+        if self._failure_fields() == LEGACY_FAILURE_FIELDS:
+            text = f"[{check}] {reason}" if check else reason
+            append_row(self.failures_csv, LEGACY_FAILURE_FIELDS, {"pair_id": pair_id, "stage": stage, "reason": text})
+            return
+        append_row(self.failures_csv, FAILURE_FIELDS, {"pair_id": pair_id, "stage": stage, "check": check, "reason": reason})
+
+    def _failure_fields(self) -> tuple[str, ...]:
+        if not self.failures_csv.is_file() or self.failures_csv.stat().st_size == 0:
+            return FAILURE_FIELDS
+        with self.failures_csv.open(encoding="utf-8") as handle:
+            header = tuple(handle.readline().strip().split(","))
+        return LEGACY_FAILURE_FIELDS if header == LEGACY_FAILURE_FIELDS else FAILURE_FIELDS
+
+    def record_quality(self, rows: list[Mapping[str, object]], fields: tuple[str, ...]) -> None:
+        """Append per-direction quality measurements (accepted and rejected) to ``quality.csv``."""
+        for row in rows:
+            append_row(self.root / QUALITY_CSV, fields, row)

@@ -126,4 +126,4 @@ class LandmarkReenactor:
         image = torch.where(ok[:, None, None, None], warped.image, source)
         valid = warped.valid * ok[:, None, None, None].to(warped.valid)
         landmarks = torch.where(ok[:, None, None], target.to(source_landmarks.dtype), float("nan"))
-        return Reenacted(image=image, landmarks=landmarks, valid=valid)
+        return Reenacted(image=image, landmarks=landmarks, valid=valid, grid=warped.grid)

@@ -33,3 +33,17 @@ def region_mask(labels: Tensor, names: tuple[str, ...] | list[str]) -> Tensor:
     """(B, S, S) label map -> (B, 1, S, S) float mask of the given classes."""
     ids = torch.tensor([ID[n] for n in names], device=labels.device)
     return torch.isin(labels, ids).unsqueeze(1).float()
+
+
+#: One RGB colour per canonical class (debug sheets, README figures): skin tan, hair brown, ...
+PALETTE: tuple[tuple[int, int, int], ...] = (
+    (0, 0, 0), (204, 153, 120), (255, 204, 0), (0, 255, 255), (0, 0, 255), (0, 64, 255), (128, 0, 128),
+    (160, 32, 160), (255, 128, 0), (255, 160, 64), (255, 255, 255), (255, 0, 0), (192, 0, 0),
+    (102, 51, 0), (0, 128, 0), (255, 0, 255), (128, 128, 0), (153, 204, 255), (96, 96, 96),
+)
+
+
+def colorize_labels(labels: Tensor) -> Tensor:
+    """(B, S, S) canonical labels -> (B, 3, S, S) float RGB in [-1, 1] with :data:`PALETTE`."""
+    palette = torch.tensor(PALETTE, dtype=torch.float32, device=labels.device) / 127.5 - 1.0
+    return palette[labels.long().clamp(0, len(PALETTE) - 1)].permute(0, 3, 1, 2)
