@@ -1,11 +1,13 @@
 #!/usr/bin/env python
 """Time the per-pair image stages of triplet synthesis on the current device.
 
-Times :func:`supervision.blend.laplacian_pyramid_blend` (and, for reference, the colour transfer
+Times :func:`supervision.blend.laplacian_pyramid_blend` (unbounded, and with ``reach_px`` =
+``--reach-fraction`` x size; and, for reference, the colour transfer
 and the diffusion inpainter) on a batch of random images with a blob mask, and prints one
 machine-readable line per stage with the median of ``--repeats`` runs after ``--warmup``:
 
     bench=laplacian_blend device=cpu threads=1 batch=8 size=256 working_size=512 levels=10 median_s=...
+    bench=laplacian_blend_reach device=cpu threads=1 batch=8 size=256 working_size=512 levels=10 reach_px=16.0 median_s=...
 
 Examples:
     python scripts/bench_blend.py                         # batch 8, 256 -> 512, 10 levels
@@ -23,7 +25,7 @@ from collections.abc import Callable
 import torch
 
 from reliableswap.faces.color import linear_color_transfer
-from supervision.blend import laplacian_pyramid_blend
+from supervision.blend import RECOMMENDED_REACH_FRACTION, laplacian_pyramid_blend
 from supervision.inpaint import DiffusionInpainter
 
 
@@ -33,6 +35,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--size", type=int, default=256, help="image size S of the inputs")
     parser.add_argument("--working-size", type=int, default=512)
     parser.add_argument("--levels", type=int, default=10)
+    parser.add_argument("--reach-fraction", type=float, default=RECOMMENDED_REACH_FRACTION,
+                        help="reach_px of the bounded blend as a fraction of --size")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--warmup", type=int, default=2)
@@ -78,6 +82,14 @@ def main(argv: list[str] | None = None) -> None:
             args.warmup, args.repeats, device,
         )
         print(f"bench=laplacian_blend {common} working_size={args.working_size} levels={args.levels} median_s={t:.4f}")
+        reach = args.reach_fraction * args.size
+        t = median_seconds(
+            lambda: laplacian_pyramid_blend(fg, bg, mask, levels=args.levels, working_size=args.working_size,
+                                            reach_px=reach),
+            args.warmup, args.repeats, device,
+        )
+        print(f"bench=laplacian_blend_reach {common} working_size={args.working_size} levels={args.levels} "
+              f"reach_px={reach} median_s={t:.4f}")
         t = median_seconds(lambda: linear_color_transfer(fg, bg, mask, mask), args.warmup, args.repeats, device)
         print(f"bench=linear_color_transfer {common} median_s={t:.4f}")
         inpainter = DiffusionInpainter()

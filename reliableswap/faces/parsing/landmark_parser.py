@@ -36,7 +36,7 @@ from torch import Tensor
 
 from reliableswap.faces.parsing.labels import ID
 
-__all__ = ["LandmarkFaceParser", "fill_polygons"]
+__all__ = ["LandmarkFaceParser", "face_hull_polygon", "fill_polygons"]
 
 _JAW = list(range(0, 17))
 _R_BROW = list(range(17, 22))  # subject's right = image left
@@ -76,6 +76,26 @@ def fill_polygons(polygons: Tensor, height: int, width: int) -> Tensor:
     return (left_of % 2) == 1
 
 
+def face_axes(landmarks: Tensor) -> tuple[Tensor, Tensor]:
+    """Unit 'up' vector (chin -> eye centre) (B, 1, 2) and face scale D = eye-to-chin distance (B, 1, 1)."""
+    eyes = landmarks[:, 36:48].mean(1, keepdim=True)
+    chin = landmarks[:, 8:9]
+    up = eyes - chin
+    scale = up.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+    return up / scale, scale
+
+
+def face_hull_polygon(landmarks: Tensor, forehead: float = 0.35) -> Tensor:
+    """The skin region's outline (B, 27, 2): jaw 0..16, then brows 26..17 lifted by ``forehead`` x D.
+
+    ``landmarks``: (B, 68, 2) iBUG points in pixels (x, y); D is the eye-centre-to-chin distance.
+    """
+    lm = landmarks.float()
+    up, d = face_axes(lm)
+    brows = lm[:, list(reversed(range(17, 27)))] + forehead * d * up
+    return torch.cat([lm[:, _JAW], brows], dim=1)
+
+
 class LandmarkFaceParser:
     """:class:`~reliableswap.faces.parsing.protocol.FaceParser` drawing face parts from 68 landmarks.
 
@@ -104,21 +124,11 @@ class LandmarkFaceParser:
         self.nose_widen = float(nose_widen)
 
     # -- geometry -------------------------------------------------------------------------
-    @staticmethod
-    def _face_axes(lm: Tensor) -> tuple[Tensor, Tensor]:
-        """Unit 'up' vector (chin -> eyes) (B, 1, 2) and face scale D (B, 1, 1)."""
-        eyes = lm[:, 36:48].mean(1, keepdim=True)
-        chin = lm[:, 8:9]
-        up = eyes - chin
-        scale = up.norm(dim=-1, keepdim=True).clamp_min(1e-6)
-        return up / scale, scale
-
     def polygons(self, landmarks: Tensor) -> dict[str, Tensor]:
         """Each part's polygon (B, N, 2), in painting order (later overwrites earlier)."""
         lm = landmarks.float()
-        up, d = self._face_axes(lm)
-        forehead = lm[:, list(reversed(range(17, 27)))] + self.forehead * d * up
-        parts: dict[str, Tensor] = {"skin": torch.cat([lm[:, _JAW], forehead], dim=1)}
+        up, d = face_axes(lm)
+        parts: dict[str, Tensor] = {"skin": face_hull_polygon(lm, self.forehead)}
 
         nose = lm[:, _NOSE].clone()
         base_mid = 0.5 * (nose[:, 1] + nose[:, 5])
