@@ -187,7 +187,7 @@ REGISTRY: dict[str, WeightEntry] = {
             "scripts/export_face_parser.py <run>/checkpoints/last.ckpt assets/face_parser_unet.pt`; "
             "held-out IoU: docs/results/face_parser.md",
             "compact U-Net face parser (19 CelebAMask-HQ classes, 256 px), float16, default parser=unet",
-            sha256="PENDING",
+            sha256="f6611be19f47ea2e7c0fa0d619b5cf5e94942f4f5c9369fcebf5a776629319eb",
         ),
         WeightEntry(
             "cosface_r50", "cosface/glint360k_cosface_r50_backbone.pth", "pretrained",

@@ -228,6 +228,8 @@ def _build_locked(
            if k.startswith("rejected/")},
         **{f"stage_s/{k}": round(v, 3) for k, v in synth.timer.seconds.items()},
     }
+    if synth.unmeasured:
+        summary["unmeasured_checks"] = ",".join(sorted(synth.unmeasured, key=failed_order))
     log.info("summary: %s", " ".join(f"{k}={v}" for k, v in summary.items()))
     log.info("triplets: %s | failures: %s", store.triplets_csv, store.failures_csv)
     return summary

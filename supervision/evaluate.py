@@ -18,7 +18,8 @@ identity metric sees (:func:`artifact_metrics`), one more line ``eval=triplet_ar
 - ``occluder_target`` / ``occluder_source``: share of the blend mask on the target's (and, through
   the warp map, the source's) ground-truth hair, hat, eyeglasses, earring, necklace or cloth
   pixels, pooled over all swaps (mask-weighted);
-- ``inner_mouth_target``: share of the blend mask on the target's inner mouth;
+- ``inner_mouth_target`` / ``inner_mouth_source``: share of the blend mask on the target's inner
+  mouth (B's teeth covered) and, through the warp map, on the source's (A's teeth pasted);
 - ``fold_area``: share of the blend mask where the warp map folds (Jacobian determinant <= 0);
 - ``colour_step``: colour jump across the mask boundary beyond the target's own (8-bit levels,
   :func:`supervision.quality.boundary_colour_step`, on the target's skin);
@@ -118,6 +119,7 @@ class ArtifactReport:
     occluder_source: float  # the same on the source's GT occluders (through the warp map; nan without)
     swaps_over_1pct: int  # swaps whose own target+source occluder share exceeds 1 %
     inner_mouth_target: float
+    inner_mouth_source: float  # share of mask weight on the source's GT inner mouth (its teeth pasted)
     fold_area: float  # pooled share of mask weight where the warp folds
     swaps_with_fold: int
     colour_step: float  # mean over swaps, 8-bit levels
@@ -127,7 +129,7 @@ class ArtifactReport:
         return (
             f"eval=triplet_artifacts swaps={self.swaps} occluder_target={self.occluder_target:.4f} "
             f"occluder_source={self.occluder_source:.4f} swaps_over_1pct={self.swaps_over_1pct} "
-            f"inner_mouth_target={self.inner_mouth_target:.4f} fold_area={self.fold_area:.5f} "
+            f"inner_mouth_target={self.inner_mouth_target:.4f} inner_mouth_source={self.inner_mouth_source:.4f} fold_area={self.fold_area:.5f} "
             f"swaps_with_fold={self.swaps_with_fold} colour_step={self.colour_step:.2f} haze={self.haze:.2f}"
         )
 
@@ -161,7 +163,7 @@ def artifact_metrics(out_dir: Path, masks_dir: Path) -> ArtifactReport:
     from supervision.quality import boundary_colour_step
 
     rows = read_rows(triplets_path(out_dir))
-    sums = dict.fromkeys(("mask", "occ_t", "occ_s", "mask_s", "mouth", "fold", "mask_f"), 0.0)
+    sums = dict.fromkeys(("mask", "occ_t", "occ_s", "mask_s", "mouth", "mouth_s", "fold", "mask_f"), 0.0)
     over, folded, steps, hazes, swaps = 0, 0, [], [], 0
     for row in rows:
         maps_path = Path(out_dir) / row["pair_id"] / MAPS_NAME
@@ -191,8 +193,10 @@ def artifact_metrics(out_dir: Path, masks_dir: Path) -> ArtifactReport:
                 grid = maps["grid"][d]
                 x = np.clip(np.rint(grid[..., 0]), 0, size - 1).astype(np.int64)
                 y = np.clip(np.rint(grid[..., 1]), 0, size - 1).astype(np.int64)
-                occ_s = float((mask * _in(gt[src][y, x], OCCLUDER_CLASSES)).sum())
+                warped = gt[src][y, x]
+                occ_s = float((mask * _in(warped, OCCLUDER_CLASSES)).sum())
                 sums["occ_s"] += occ_s
+                sums["mouth_s"] += float((mask * _in(warped, ("mouth",))).sum())
                 sums["mask_s"] += total
                 fold = float((mask * _fold(grid)).sum())
                 sums["fold"] += fold
@@ -214,6 +218,7 @@ def artifact_metrics(out_dir: Path, masks_dir: Path) -> ArtifactReport:
         occluder_source=sums["occ_s"] / sums["mask_s"] if sums["mask_s"] else float("nan"),
         swaps_over_1pct=over,
         inner_mouth_target=sums["mouth"] / sums["mask"],
+        inner_mouth_source=sums["mouth_s"] / sums["mask_s"] if sums["mask_s"] else float("nan"),
         fold_area=sums["fold"] / sums["mask_f"] if sums["mask_f"] else float("nan"),
         swaps_with_fold=folded,
         colour_step=float(np.mean(steps)),

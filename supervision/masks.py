@@ -23,7 +23,9 @@ hand, a microphone, a hat, glasses — and it pastes A''s own glasses and A''s s
   wider than B's, A' pixels stay (see :mod:`supervision.reshape`).
 * **Mouths** (``mouth_from_b=True``) — the inner mouth of A' *or* B, dilated by
   ``mouth_dilate_px``, is B's: B's teeth and mouth cavity are kept, and the reenactor's squeezed,
-  often smeared teeth of A' are never pasted. Lips still come from A'.
+  often smeared teeth of A' are never pasted. Lips still come from A'. Only "mouth" labels
+  within ``mouth_region`` (the inner-lip polygons from the landmarks, grown) count: the parser
+  labels some moustaches "mouth", and B's moustache must not be kept.
 * **valid_a** — pixels where the reenactor produced real content; warp holes are never pasted.
 
 Eyeglasses (``eyeglasses=``):
@@ -55,7 +57,7 @@ from supervision.blend import dilate_mask, erode_mask, feather_mask
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FACE_PARTS", "OCCLUDERS", "face_blend_mask", "face_hull_mask"]
+__all__ = ["FACE_PARTS", "OCCLUDERS", "face_blend_mask", "face_hull_mask", "inner_mouth_region"]
 
 FACE_PARTS: tuple[str, ...] = ("skin", "nose", "l_eye", "r_eye", "l_brow", "r_brow", "u_lip", "l_lip")
 OCCLUDERS: tuple[str, ...] = ("hair", "hat", "eyeglasses", "earring", "necklace", "cloth")
@@ -85,6 +87,17 @@ def face_hull_mask(landmarks: Tensor, size: int, forehead: float = 0.35) -> Tens
     return hull.unsqueeze(1).float()
 
 
+def inner_mouth_region(landmarks: Tensor, size: int, dilate_px: int = 12) -> Tensor:
+    """(B, 68, 2) iBUG landmarks (pixels of an S x S crop) -> (B, 1, S, S) float {0, 1}: the
+    inner-lip polygon (points 60-67) grown by ``dilate_px``. Rows with non-finite landmarks give
+    an all-ones map (no restriction)."""
+    known = torch.isfinite(landmarks).flatten(1).all(1)
+    safe = torch.where(known[:, None, None], landmarks, torch.zeros_like(landmarks))
+    inner = fill_polygons(safe[:, 60:68], size, size).unsqueeze(1).float()
+    region = dilate_mask(inner, dilate_px)
+    return torch.where(known.view(-1, 1, 1, 1), region, torch.ones_like(region))
+
+
 def face_blend_mask(
     labels_a: Tensor,
     labels_b: Tensor,
@@ -96,6 +109,7 @@ def face_blend_mask(
     erode_px: int = 0,
     feather_px: int = 0,
     valid_a: Tensor | None = None,
+    mouth_region: Tensor | None = None,
 ) -> Tensor:
     """The mask of what A' contributes to the blend, with B's occluders kept (rule: module docstring).
 
@@ -111,6 +125,10 @@ def face_blend_mask(
         erode_px: shrink the mask by this many px after the rule (parser boundary errors).
         feather_px: Gaussian softening of the edge, px (usually 0: the pyramid blend softens).
         valid_a: optional (B, 1, S, S) mask of pixels where the reenactor produced content.
+        mouth_region: optional (B, 1, S, S) area where an inner mouth can be
+            (:func:`inner_mouth_region` of B's and A''s landmarks); "mouth" labels outside it are
+            not treated as mouths (the parser calls some moustaches "mouth": without this B's
+            moustache would be kept in the swap).
 
     Returns:
         (B, 1, S, S) float32 in [0, 1] ({0, 1} when ``feather_px == 0``).
@@ -138,6 +156,8 @@ def face_blend_mask(
     mask = a_face * (1.0 - occluded)
     if mouth_from_b:
         mouths = torch.maximum(region_mask(labels_a, ("mouth",)), region_mask(labels_b, ("mouth",)))
+        if mouth_region is not None:
+            mouths = mouths * (mouth_region > 0.5).to(mouths.dtype)
         mask = mask * (1.0 - dilate_mask(mouths, mouth_dilate_px))
     if valid_a is not None:
         mask = mask * valid_a.to(mask.dtype)

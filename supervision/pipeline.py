@@ -42,7 +42,7 @@ from reliableswap.faces.face import ALIGNED_BOX_SCORE, Face, FaceAnalyzer
 from reliableswap.faces.parsing.labels import colorize_labels, region_mask
 from reliableswap.faces.parsing.protocol import FaceParser
 from supervision.blend import blend_masks, laplacian_pyramid_blend
-from supervision.masks import face_blend_mask, face_hull_mask
+from supervision.masks import face_blend_mask, face_hull_mask, inner_mouth_region
 from supervision.protocols import Enhancer, Inpainter, Reenacted, Reenactor
 from supervision.quality import (
     boundary_colour_step,
@@ -57,6 +57,18 @@ from supervision.reshape import reshape_face
 log = logging.getLogger(__name__)
 
 FACE_OUTLINE = ("skin", "nose", "l_eye", "r_eye", "l_brow", "r_brow", "mouth", "u_lip", "l_lip")
+
+
+def mouth_openness(landmarks: Tensor) -> Tensor:
+    """(B, 68, 2) iBUG landmarks -> (B,) inner-lip gap over mouth width (0 = closed; ~0.3 = wide open).
+
+    The gap is the mean distance of the three facing inner-lip point pairs (61-67, 62-66, 63-65);
+    the width is the distance of the mouth corners (48, 54). NaN landmarks give NaN.
+    """
+    upper, lower = landmarks[:, [61, 62, 63]], landmarks[:, [67, 66, 65]]
+    gap = (upper - lower).norm(dim=-1).mean(dim=1)
+    width = (landmarks[:, 48] - landmarks[:, 54]).norm(dim=-1).clamp_min(1e-6)
+    return gap / width
 
 
 class StageError(Exception):
@@ -99,7 +111,7 @@ class SynthesisSettings:
     mouth_dilate_px: int = 4
     eyeglasses: str = "occluder"
     hull_forehead: float = 0.35
-    blend_reach_px: float | None = 16.0  # None = unlimited low-frequency mixing (the original's haze)
+    blend_reach_px: float | None = 32.0  # pixels at the blend size S (1/16 of 512); None = unlimited low-frequency mixing (the original's haze)
     color_transfer: bool = True
     reshape: bool = True
     reshape_dilate_px: int = 5
@@ -109,10 +121,11 @@ class SynthesisSettings:
     require_face: bool = True
     # artifact checks (None disables the check; its value is still measured and reported)
     max_fold_fraction: float | None = 0.0     # share of the pasted region where the warp folds
-    max_warp_stretch: float | None = None     # p99/p1 of the warp's area change inside the paste
-    max_occlusion: float | None = None        # share of A''s or B's face hull covered by non-face
-    max_colour_step: float | None = None      # 8-bit levels of colour jump across the mask boundary
-    min_mouth_consistency: float | None = None  # IoU of A''s and B's mouth regions
+    # (defaults calibrated on the shared held-out faces, see configs/build_triplets.yaml)
+    max_warp_stretch: float | None = 30.0     # p99/p1 of the warp's area change inside the paste
+    max_occlusion: float | None = 0.30        # share of A''s or B's face hull covered by non-face
+    max_colour_step: float | None = 55.0      # 8-bit levels of colour jump across the mask boundary
+    min_mouth_consistency: float | None = 0.4  # IoU of A''s and B's mouth regions
     colour_step_width_px: int = 4             # band width of the colour-step check (output pixels)
 
 
@@ -191,6 +204,8 @@ class TripletSynthesizer:
         self.identity = identity.to(self.device) if identity is not None else None
         self.settings = settings or SynthesisSettings()
         self.timer = StageTimer()
+        #: checks that could not be measured in this run (e.g. warp checks of a generator reenactor)
+        self.unmeasured: set[str] = set()
 
     # -- per-image analysis ---------------------------------------------------------------------
     def analyze(self, rgb: np.ndarray) -> Face:
@@ -220,8 +235,11 @@ class TripletSynthesizer:
             labels_a = self.parser.parse(reenacted.image, reenacted.landmarks)
             labels_b = self.parser.parse(drivers, driver_landmarks)
         with t("blend", dev):
-            hull_b, hull_a = self._hulls(reenacted, driver_landmarks, drivers.shape[-1])
-            mask = self._blend_mask(labels_a, labels_b, hull_b, reenacted.valid)
+            hull_b, hull_a, known_a = self._hulls(reenacted, driver_landmarks, drivers.shape[-1])
+            lm_a = torch.where(known_a[:, None, None], reenacted.landmarks, driver_landmarks)
+            mouth_region = torch.maximum(inner_mouth_region(driver_landmarks, drivers.shape[-1]),
+                                         inner_mouth_region(lm_a, drivers.shape[-1]))
+            mask = self._blend_mask(labels_a, labels_b, hull_b, reenacted.valid, mouth_region)
             face_a = region_mask(labels_a, FACE_OUTLINE) * reenacted.valid
             face_b = region_mask(labels_b, FACE_OUTLINE)
             foreground = reenacted.image
@@ -235,7 +253,12 @@ class TripletSynthesizer:
         reshaped = blended
         if s.reshape:
             with t("reshape", dev):
-                reshaped, drop = reshape_face(blended, face_a, face_b, self.inpainter, dilate_px=s.reshape_dilate_px)
+                # A''s outline: its face parts, glasses and whatever lies inside its landmark hull (a
+                # hand, a fringe), so only the contour (jaw, cheeks) is compared with B's, never
+                # an occluded patch of A' (that would drop and smear B's eyes under A''s glasses)
+                outline_a = torch.maximum(region_mask(labels_a, (*FACE_OUTLINE, "eyeglasses")),
+                                          hull_a * known_a.view(-1, 1, 1, 1).to(hull_a.dtype)) * reenacted.valid
+                reshaped, drop = reshape_face(blended, outline_a, face_b, self.inpainter, dilate_px=s.reshape_dilate_px)
         result = reshaped
         if self.enhancer is not None:
             with t("enhance", dev):
@@ -246,7 +269,8 @@ class TripletSynthesizer:
         with t("quality", dev):
             metrics, failures = self._quality(
                 result, resize(sources, s.size), resize(drivers, s.size), resize(face_b, s.size), maps,
-                artifacts=self._artifacts(reenacted, labels_a, labels_b, hull_a, hull_b, mask),
+                artifacts=self._artifacts(reenacted, labels_a, labels_b, hull_a, hull_b, mask)
+                | {"mouth_open_a": mouth_openness(source_landmarks), "mouth_open_b": mouth_openness(driver_landmarks)},
             )
         debug = {}
         if keep_debug:
@@ -264,19 +288,20 @@ class TripletSynthesizer:
             }
         return Synthesis(images=result, metrics=metrics, failures=failures, debug=debug, maps=maps)
 
-    def _hulls(self, reenacted: Reenacted, driver_landmarks: Tensor, size: int) -> tuple[Tensor, Tensor]:
-        """Face hulls (B, 1, S, S) of B and of A' (A''s from its landmarks; B's where a reenactor
-        gives none, e.g. LIA: A' is in B's pose)."""
+    def _hulls(self, reenacted: Reenacted, driver_landmarks: Tensor, size: int) -> tuple[Tensor, Tensor, Tensor]:
+        """Face hulls (B, 1, S, S) of B and of A', and (B,) whether A''s landmarks are known (where
+        a reenactor gives none, e.g. LIA, A''s hull is B's: A' is in B's pose)."""
         hull_b = face_hull_mask(driver_landmarks, size, forehead=self.settings.hull_forehead)
         lm_a = reenacted.landmarks
         known = torch.isfinite(lm_a).flatten(1).all(1)
         if not bool(known.any()):
-            return hull_b, hull_b
+            return hull_b, hull_b, known
         hull_a = face_hull_mask(torch.where(known[:, None, None], lm_a, driver_landmarks), size,
                                 forehead=self.settings.hull_forehead)
-        return hull_b, hull_a
+        return hull_b, hull_a, known
 
-    def _blend_mask(self, labels_a: Tensor, labels_b: Tensor, hull_b: Tensor, valid_a: Tensor) -> Tensor:
+    def _blend_mask(self, labels_a: Tensor, labels_b: Tensor, hull_b: Tensor, valid_a: Tensor,
+                    mouth_region: Tensor | None = None) -> Tensor:
         s = self.settings
         if s.mask_rule == "legacy":
             return blend_masks(labels_a, labels_b, erode_px=s.blend_erode_px, feather_px=s.blend_feather_px) * valid_a
@@ -285,6 +310,7 @@ class TripletSynthesizer:
         return face_blend_mask(
             labels_a, labels_b, hull_b, mouth_from_b=s.mouth_from_b, mouth_dilate_px=s.mouth_dilate_px,
             eyeglasses=s.eyeglasses, erode_px=s.blend_erode_px, feather_px=s.blend_feather_px, valid_a=valid_a,
+            mouth_region=mouth_region,
         )
 
     def _maps(self, mask: Tensor, drop: Tensor, grid: Tensor | None, work: int) -> dict[str, Tensor]:
@@ -307,6 +333,10 @@ class TripletSynthesizer:
         if reenacted.grid is not None:
             fold, stretch = warp_fold_stats(reenacted.grid, (mask > 0.5).to(mask.dtype))
             out["fold_fraction"], out["warp_stretch"] = fold, stretch
+        elif not {"warp_fold", "warp_stretch"} <= self.unmeasured:
+            self.unmeasured |= {"warp_fold", "warp_stretch"}
+            log.warning("reenactor %s gives no pixel warp map: the warp_fold and warp_stretch checks are not "
+                        "applied in this run", type(self.reenactor).__name__)
         skin_b = region_mask(labels_b, ("skin",))
         out["_skin_b"] = skin_b  # for the colour step at the output size
         return out

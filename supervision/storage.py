@@ -45,7 +45,7 @@ LEGACY_FAILURE_FIELDS = ("pair_id", "stage", "reason")
 #: the last row per (pair_id, direction).
 QUALITY_CSV = "quality.csv"
 QUALITY_METRICS = ("id_sim_source", "id_sim_target", "face_score", "fold_fraction", "warp_stretch",
-                   "occlusion_a", "occlusion_b", "colour_step", "mouth_iou")
+                   "occlusion_a", "occlusion_b", "colour_step", "mouth_iou", "mouth_open_a", "mouth_open_b")
 QUALITY_FIELDS = ("pair_id", "direction", "accepted", "checks", *QUALITY_METRICS)
 TMP_PREFIX = ".tmp-"
 LOCK_PREFIX = ".lock-"

@@ -229,3 +229,26 @@ def test_real_labels_never_paste_over_occluders(celeba_images: Path) -> None:
     removed = 1 - mask.sum() / legacy.sum()
     log.info("real labels, 20 pairs: legacy mask on B occluders %.4f, new rule removes %.4f of the legacy area",
              float(legacy_on_b), float(removed))
+
+
+def test_mouth_labels_outside_the_inner_lips_are_not_mouths() -> None:
+    """A moustache the parser calls "mouth" (above the lips) is pasted over, not kept from B."""
+    from supervision.masks import face_blend_mask, inner_mouth_region
+
+    size = 64
+    lm = torch.zeros(1, 68, 2)
+    inner = torch.tensor([[24.0, 44], [28, 42], [32, 42], [36, 42], [40, 44], [36, 46], [32, 46], [28, 46]])
+    lm[0, 60:68] = inner
+    region = inner_mouth_region(lm, size, dilate_px=2)
+    assert region[0, 0, 44, 32] == 1 and region[0, 0, 30, 32] == 0
+    labels_a = torch.full((1, size, size), 1)
+    labels_b = torch.full((1, size, size), 1)
+    labels_b[:, 43:46, 26:38] = 10  # B's real inner mouth
+    labels_b[:, 34:38, 26:38] = 10  # a moustache labelled "mouth"
+    hull = torch.zeros(1, 1, size, size)
+    plain = face_blend_mask(labels_a, labels_b, hull, mouth_dilate_px=0)
+    limited = face_blend_mask(labels_a, labels_b, hull, mouth_dilate_px=0, mouth_region=region)
+    assert plain[0, 0, 36, 32] == 0 and limited[0, 0, 36, 32] == 1  # moustache now pasted over
+    assert limited[0, 0, 44, 32] == 0  # the real mouth is still B's
+    unknown = inner_mouth_region(torch.full((1, 68, 2), float("nan")), size)
+    assert bool((unknown == 1).all())

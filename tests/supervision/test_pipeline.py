@@ -36,3 +36,45 @@ def test_a_backend_of_the_wrong_kind_is_named_with_its_stage() -> None:
 def test_fitting_backends_are_accepted() -> None:
     synth = TripletSynthesizer(_Analyzer(), _Reenactor(), _Parser(), OpenCVInpainter())
     assert synth.enhancer is None
+
+
+def test_each_artifact_check_names_itself_with_value_and_threshold() -> None:
+    from supervision.pipeline import CHECKS, SynthesisSettings
+
+    settings = SynthesisSettings(max_fold_fraction=0.0, max_warp_stretch=30, max_occlusion=0.3,
+                                 max_colour_step=55, min_mouth_consistency=0.4)
+    synth = TripletSynthesizer(_Analyzer(), _Reenactor(), _Parser(), OpenCVInpainter(), settings=settings)
+    clean = {"fold_fraction": 0.0, "warp_stretch": 3.0, "occlusion_a": 0.1, "occlusion_b": 0.05,
+             "colour_step": 20.0, "mouth_iou": 0.8}
+    found: list[tuple[str, str]] = []
+    synth._artifact_failures(clean, lambda check, reason: found.append((check, reason)))
+    assert found == []
+    bad = {"fold_fraction": 0.01, "warp_stretch": 40.0, "occlusion_a": 0.1, "occlusion_b": 0.35,
+           "colour_step": 60.0, "mouth_iou": 0.2}
+    synth._artifact_failures(bad, lambda check, reason: found.append((check, reason)))
+    assert [c for c, _ in found] == ["warp_fold", "warp_stretch", "occlusion", "colour_step", "mouth"]
+    assert all(c in CHECKS for c, _ in found)
+    assert "B face hull 0.350" in dict(found)["occlusion"] and "> 0.3" in dict(found)["occlusion"]
+    # no warp map (a generator reenactor): the fold and stretch checks cannot fire
+    found.clear()
+    synth._artifact_failures({k: v for k, v in bad.items() if k not in ("fold_fraction", "warp_stretch")},
+                             lambda check, reason: found.append((check, reason)))
+    assert [c for c, _ in found] == ["occlusion", "colour_step", "mouth"]
+    # a disabled check never fires
+    synth.settings = SynthesisSettings(max_fold_fraction=None, max_warp_stretch=None, max_occlusion=None,
+                                       max_colour_step=None, min_mouth_consistency=None)
+    found.clear()
+    synth._artifact_failures(bad, lambda check, reason: found.append((check, reason)))
+    assert found == []
+
+
+def test_mouth_openness_from_landmarks() -> None:
+    import torch
+
+    from supervision.pipeline import mouth_openness
+
+    lm = torch.zeros(2, 68, 2)
+    lm[:, 48], lm[:, 54] = torch.tensor([0.0, 0.0]), torch.tensor([40.0, 0.0])
+    lm[1, [61, 62, 63], 1] = -4.0
+    lm[1, [67, 66, 65], 1] = 4.0
+    assert torch.allclose(mouth_openness(lm), torch.tensor([0.0, 0.2]))

@@ -33,8 +33,29 @@ def test_recover_removes_unrecorded_and_staging_folders_of_own_pairs_only(tmp_pa
 def test_failures_are_recorded(tmp_path):
     store = TripletStore(tmp_path)
     store.record_failure("000001_a_b", "analysis", "no face found, in a, b")
-    assert read_rows(store.failures_csv) == [{"pair_id": "000001_a_b", "stage": "analysis", "reason": "no face found, in a, b"}]
-    assert store.failed_ids() == {"000001_a_b"}
+    store.record_failure("000002_a_c", "quality", "AB: fold; BA: mouth", check="warp_fold;mouth")
+    assert read_rows(store.failures_csv) == [
+        {"pair_id": "000001_a_b", "stage": "analysis", "check": "", "reason": "no face found, in a, b"},
+        {"pair_id": "000002_a_c", "stage": "quality", "check": "warp_fold;mouth", "reason": "AB: fold; BA: mouth"},
+    ]
+    assert store.failed_ids() == {"000001_a_b", "000002_a_c"}
+
+
+def test_an_older_failures_csv_keeps_its_three_columns(tmp_path):
+    """Resuming a build made before the `check` column: rows still line up with the old header."""
+    append_row(tmp_path / "failures.csv", ("pair_id", "stage", "reason"), {"pair_id": "1", "stage": "analysis", "reason": "x"})
+    store = TripletStore(tmp_path)
+    store.record_failure("2", "quality", "AB: folds", check="warp_fold")
+    assert read_rows(store.failures_csv)[1] == {"pair_id": "2", "stage": "quality", "reason": "[warp_fold] AB: folds"}
+
+
+def test_quality_rows_are_appended(tmp_path):
+    from supervision.storage import QUALITY_FIELDS
+
+    store = TripletStore(tmp_path)
+    store.record_quality([{"pair_id": "1", "direction": "AB", "accepted": 1, "checks": "", "mouth_iou": 0.9}], QUALITY_FIELDS)
+    rows = read_rows(tmp_path / "quality.csv")
+    assert rows[0]["mouth_iou"] == "0.9" and rows[0]["fold_fraction"] == ""
 
 
 def test_a_recorded_pair_id_is_refused_a_second_time(tmp_path):
