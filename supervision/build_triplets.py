@@ -42,7 +42,16 @@ from reliableswap.io.rows import load_input
 from reliableswap.io.triplets_csv import IMAGE_COLUMNS, STAGE_COLUMNS, image_name
 from supervision.debug import write_debug_tile
 from supervision.maps import MAPS_NAME, save_maps
-from supervision.pipeline import CHECKS, Failure, StageError, SynthesisSettings, TripletSynthesizer, to_tensor, to_uint8
+from supervision.pipeline import (
+    CHECKS,
+    Failure,
+    StageError,
+    SynthesisSettings,
+    TripletSynthesizer,
+    resize,
+    to_tensor,
+    to_uint8,
+)
 from supervision.sampling import FacePair, Shard, sample_pairs
 from supervision.storage import QUALITY_FIELDS, QUALITY_METRICS, OutputBusyError, TripletStore
 
@@ -267,8 +276,9 @@ def _build_chunk(
         return
     size = synth.settings.size
     images = to_uint8(result.images)
-    sources = to_uint8(torch.nn.functional.interpolate(a_img, size=(size, size), mode="area"))
-    targets = to_uint8(torch.nn.functional.interpolate(b_img, size=(size, size), mode="area"))
+    # A and B are resized exactly as the synthesized images are, so that outside the pasted face a
+    # swap equals its target pixel for pixel (no resampling difference a model could learn)
+    sources, targets = to_uint8(resize(a_img, size)), to_uint8(resize(b_img, size))
     quality_rows = []
     for i, (pair, _, _) in enumerate(ready):
         st_fail, ts_fail = result.failures[i], result.failures[n + i]

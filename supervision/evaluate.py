@@ -20,7 +20,10 @@ identity metric sees (:func:`artifact_metrics`), one more line ``eval=triplet_ar
   pixels, pooled over all swaps (mask-weighted);
 - ``inner_mouth_target`` / ``inner_mouth_source``: share of the blend mask on the target's inner
   mouth (B's teeth covered) and, through the warp map, on the source's (A's teeth pasted);
-- ``fold_area``: share of the blend mask where the warp map folds (Jacobian determinant <= 0);
+- ``fold_area``: share of the blend mask (weighted) where the warp map folds (Jacobian
+  determinant <= 0), and ``swaps_with_fold``: swaps with a fold where the mask is > 0.5 (the
+  map is the builder's warp resampled to the output size, so this is an independent re-check of
+  its ``warp_fold`` check);
 - ``colour_step``: colour jump across the mask boundary beyond the target's own (8-bit levels,
   :func:`supervision.quality.boundary_colour_step`, on the target's skin);
 - ``haze``: mean |swap - target| (8-bit levels) farther than 24 px from the mask and the reshape
@@ -198,10 +201,12 @@ def artifact_metrics(out_dir: Path, masks_dir: Path) -> ArtifactReport:
                 sums["occ_s"] += occ_s
                 sums["mouth_s"] += float((mask * _in(warped, ("mouth",))).sum())
                 sums["mask_s"] += total
-                fold = float((mask * _fold(grid)).sum())
-                sums["fold"] += fold
+                folds = _fold(grid)
+                sums["fold"] += float((mask * folds).sum())
                 sums["mask_f"] += total
-                folded += int(fold > 0)
+                # a fold counts where the pixel is pasted (mask > 0.5), as in the builder's check;
+                # the mask's soft rim (a few % of A') is where the mouth/outline exclusions end
+                folded += int((folds & (mask > 0.5)).any())
             over += int((occ_t + occ_s) / total > 0.01)
             to_t = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None].float() / 127.5 - 1  # noqa: E731
             skin = torch.from_numpy(_in(gt[tgt], ("skin",)))[None, None].float()

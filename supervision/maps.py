@@ -5,8 +5,11 @@ directions (index 0 = AB, 1 = BA), at the output size S:
 
 - ``mask``: (2, S, S) uint8 blend mask (0-255) in the frame of the swap (= the target's frame);
 - ``drop``: (2, S, S) uint8 reshape drop mask;
-- ``grid``: (2, S, S, 2) float16, for each pixel of the swap the pixel (x, y) of its *source*
-  image it was warped from (present only for pixel-warp reenactors).
+- ``grid``: (2, S, S, 2), for each pixel of the swap the pixel (x, y) of its *source* image it
+  was warped from (present only for pixel-warp reenactors). Stored as ``flow`` = grid minus the
+  pixel's own coordinates in float16 (displacements are small, so float16 keeps ~0.01 px; the
+  absolute coordinates in float16 would be quantised to 0.125 px and fake folds in compressed
+  regions), returned as the absolute float32 ``grid``.
 
 Stored with :func:`numpy.savez_compressed` and read with ``allow_pickle=False`` (no pickle).
 """
@@ -31,7 +34,7 @@ def save_maps(path: Path, maps: dict[str, Tensor]) -> None:
     for key, value in maps.items():
         v = value.detach().float().cpu()
         if key == "grid":
-            arrays[key] = v.numpy().astype(np.float16)
+            arrays["flow"] = (v - _pixel_coordinates(v.shape[1], v.shape[2])).numpy().astype(np.float16)
         else:
             arrays[key] = (v[:, 0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
     buffer = io.BytesIO()
@@ -47,6 +50,14 @@ def load_maps(path: Path) -> dict[str, np.ndarray]:
     for key in ("mask", "drop"):
         if key in out:
             out[key] = out[key].astype(np.float32) / 255.0
-    if "grid" in out:
-        out["grid"] = out["grid"].astype(np.float32)
+    if "flow" in out:
+        flow = out.pop("flow").astype(np.float32)
+        out["grid"] = flow + _pixel_coordinates(flow.shape[1], flow.shape[2]).numpy()
     return out
+
+
+def _pixel_coordinates(height: int, width: int) -> Tensor:
+    """(H, W, 2) float32 (x, y) of every pixel centre."""
+    yy, xx = torch.meshgrid(torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32),
+                            indexing="ij")
+    return torch.stack([xx, yy], dim=-1)

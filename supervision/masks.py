@@ -87,7 +87,7 @@ def face_hull_mask(landmarks: Tensor, size: int, forehead: float = 0.35) -> Tens
     return hull.unsqueeze(1).float()
 
 
-def inner_mouth_region(landmarks: Tensor, size: int, dilate_px: int = 12) -> Tensor:
+def inner_mouth_region(landmarks: Tensor, size: int, dilate_px: int = 6) -> Tensor:
     """(B, 68, 2) iBUG landmarks (pixels of an S x S crop) -> (B, 1, S, S) float {0, 1}: the
     inner-lip polygon (points 60-67) grown by ``dilate_px``. Rows with non-finite landmarks give
     an all-ones map (no restriction)."""
