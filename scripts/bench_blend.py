@@ -18,11 +18,10 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 import torch
+
+from bench_timing import median_seconds  # scripts/ is on sys.path when a script runs
 
 from reliableswap.faces.color import linear_color_transfer
 from supervision.blend import RECOMMENDED_REACH_FRACTION, laplacian_pyramid_blend
@@ -44,21 +43,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def median_seconds(fn: Callable[[], object], warmup: int, repeats: int, device: torch.device) -> float:
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
-    for _ in range(warmup):
-        fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -58,7 +58,6 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    torch.set_num_threads(max(1, torch.get_num_threads()))
 
     images_dir = args.images or paths.data_dir() / "celebamask_hq_1k" / "images"
     items = labelled_stems(images_dir, images_dir.parent / "masks") if images_dir.is_dir() else []
@@ -66,7 +65,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         ap.error(f"no labelled images in {images_dir} (label maps <stem>.png in {images_dir.parent / 'masks'})")
     held = heldout_stems([s for s, _, _ in items], args.val_count)
     items = [it for it in items if it[0] in held]
-    parser = build_parser(args.parser, args.weights)
+    from reliableswap.weights import ChecksumError, MissingWeightsError
+
+    try:
+        parser = build_parser(args.parser, args.weights)
+    except (MissingWeightsError, ChecksumError, ValueError) as exc:
+        ap.error(str(exc).splitlines()[0])
     analyzer = None
     if parser.needs_landmarks68:
         from reliableswap.faces.dlib_analyzer import DlibAnalyzer

@@ -26,7 +26,13 @@ def main(argv: list[str] | None = None) -> str:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if not args.checkpoint.is_file():
         parser.error(f"checkpoint not found: {args.checkpoint}")
-    export_face_parser(args.checkpoint, args.output)
+    if args.output.is_dir():
+        parser.error(f"output {args.output} is a folder: give the file to write")
+    try:
+        export_face_parser(args.checkpoint, args.output)
+    except Exception as exc:  # noqa: BLE001 - any unreadable or foreign file: one line, exit 2
+        parser.error(f"{args.checkpoint} is not a Lightning checkpoint of experiment=face_parser "
+                     f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")
     digest = hashlib.sha256(args.output.read_bytes()).hexdigest()
     line = f"export=face_parser path={args.output} bytes={args.output.stat().st_size} sha256={digest}"
     print(line, flush=True)

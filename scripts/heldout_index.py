@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> Path:
     ap.add_argument("--images", type=Path, default=None, help="default: <data>/celebamask_hq_1k/images")
     ap.add_argument("--val-count", type=int, default=100)
     args = ap.parse_args(argv)
+    if args.output.is_dir():
+        ap.error(f"output {args.output} is a folder: give the CSV file to write")
     images = args.images or paths.data_dir() / "celebamask_hq_1k" / "images"
     items = labelled_stems(images, images.parent / "masks") if images.is_dir() else []
     if not items:

@@ -337,6 +337,25 @@ def main(cfg: DictConfig) -> None:
     except (BuilderUsageError, OutputBusyError) as exc:
         print(f"{APP}: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    except Exception as exc:
+        missing = _weights_error(exc)
+        if missing is None:
+            raise
+        # a backend's weights file is missing or is not the registered one: say which, in one line
+        print(f"{APP}: error: {str(missing).splitlines()[0]}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _weights_error(exc: BaseException) -> BaseException | None:
+    """The MissingWeightsError / ChecksumError behind ``exc`` (Hydra wraps them), if any."""
+    from reliableswap.weights import ChecksumError, MissingWeightsError
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (MissingWeightsError, ChecksumError)):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ identity metric sees (:func:`artifact_metrics`), one more line ``eval=triplet_ar
 
 - ``occluder_target`` / ``occluder_source``: share of the blend mask on the target's (and, through
   the warp map, the source's) ground-truth hair, hat, eyeglasses, earring, necklace or cloth
-  pixels, pooled over all swaps (mask-weighted);
+  pixels, pooled over all swaps (mask-weighted); ``swaps_over_1pct``: swaps whose own share
+  (target + source) is over 1 %;
 - ``inner_mouth_target`` / ``inner_mouth_source``: share of the blend mask on the target's inner
   mouth (B's teeth covered) and, through the warp map, on the source's (A's teeth pasted);
 - ``fold_area``: share of the blend mask (weighted) where the warp map folds (Jacobian
@@ -168,11 +169,18 @@ def artifact_metrics(out_dir: Path, masks_dir: Path) -> ArtifactReport:
     rows = read_rows(triplets_path(out_dir))
     sums = dict.fromkeys(("mask", "occ_t", "occ_s", "mask_s", "mouth", "mouth_s", "fold", "mask_f"), 0.0)
     over, folded, steps, hazes, swaps = 0, 0, [], [], 0
+    without_maps = [row["pair_id"] for row in rows if not (Path(out_dir) / row["pair_id"] / MAPS_NAME).is_file()]
+    if without_maps and len(without_maps) < len(rows):
+        log.warning("%d of %d built pairs have no %s and are left out of the artifact metrics: %s",
+                    len(without_maps), len(rows), MAPS_NAME, ", ".join(without_maps[:5]))
     for row in rows:
         maps_path = Path(out_dir) / row["pair_id"] / MAPS_NAME
         if not maps_path.is_file():
             continue
-        maps = load_maps(maps_path)
+        try:
+            maps = load_maps(maps_path)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ValueError(f"{maps_path} cannot be read ({exc})") from None
         images = {k: read_rgb(Path(out_dir) / row[k]) for k in IMAGE_COLUMNS}
         stems = {"source": Path(row["source_image"]).stem, "target": Path(row["target_image"]).stem}
         gt_paths = {k: Path(masks_dir) / f"{v}.png" for k, v in stems.items()}
@@ -232,7 +240,8 @@ def artifact_metrics(out_dir: Path, masks_dir: Path) -> ArtifactReport:
 
 
 def main(argv: list[str] | None = None) -> TripletReport | ArtifactReport:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out_dir", type=Path, help="output folder of supervision.build_triplets")
     parser.add_argument("--json", type=Path, default=None, help="also write the report(s) as JSON here")
     parser.add_argument("--masks", type=Path, default=None,
@@ -244,16 +253,21 @@ def main(argv: list[str] | None = None) -> TripletReport | ArtifactReport:
         parser.error("--artifacts-only needs --masks")
     if args.masks is not None and not args.masks.is_dir():
         parser.error(f"--masks {args.masks} is not a folder")
+    if not args.out_dir.is_dir():
+        parser.error(f"{args.out_dir} is not a folder (the output of supervision.build_triplets)")
     reports: dict[str, dict] = {}
     report: TripletReport | ArtifactReport | None = None
-    if not args.artifacts_only:
-        report = evaluate_triplets(args.out_dir)
-        print(report.line(), flush=True)
-        reports["triplets"] = asdict(report)
-    if args.masks is not None:
-        report = artifact_metrics(args.out_dir, args.masks)
-        print(report.line(), flush=True)
-        reports["artifacts"] = asdict(report)
+    try:
+        if not args.artifacts_only:
+            report = evaluate_triplets(args.out_dir)
+            print(report.line(), flush=True)
+            reports["triplets"] = asdict(report)
+        if args.masks is not None:
+            report = artifact_metrics(args.out_dir, args.masks)
+            print(report.line(), flush=True)
+            reports["artifacts"] = asdict(report)
+    except ValueError as exc:  # nothing built, no maps, no ground truth, unreadable maps
+        parser.error(str(exc))
     if args.json:
         args.json.write_text(json.dumps(reports if len(reports) > 1 else next(iter(reports.values())), indent=2))
     assert report is not None

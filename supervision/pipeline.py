@@ -274,14 +274,15 @@ class TripletSynthesizer:
             )
         debug = {}
         if keep_debug:
+            # captions name roles (the AB row's source is A, the BA row's is B)
             debug = {
-                "A (source)": sources,
-                "B (driver)": drivers,
-                "A' reenacted": reenacted.image,
-                "labels A'": colorize_labels(labels_a),
-                "labels B": colorize_labels(labels_b),
+                "source": sources,
+                "target (driver)": drivers,
+                "source reenacted": reenacted.image,
+                "labels: reenacted": colorize_labels(labels_a),
+                "labels: target": colorize_labels(labels_b),
                 "blend mask": mask.expand(-1, 3, -1, -1) * 2 - 1,
-                "A' colour-matched": foreground,
+                "colour-matched": foreground,
                 "blended": blended,
                 "reshape drop": drop.expand(-1, 3, -1, -1) * 2 - 1,
                 "result": result,

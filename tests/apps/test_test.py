@@ -303,18 +303,21 @@ def test_bad_output_is_refused_before_any_work(tmp_path, caplog, case, said):
 # -- issue 10, kind 16: the parsing mask is the default paste mask, with any analyzer
 
 
-def test_default_paste_mask_is_the_landmark_parser_and_auto_gives_its_landmarks(tiny_ckpt, wild, scrfd, tmp_path):
+def test_default_paste_mask_is_the_unet_parser_and_landmarks_stay_an_option(tiny_ckpt, wild, scrfd, tmp_path):
+    """parser=unet (the shipped U-Net) is the default and needs no 68 landmarks; parser=landmarks
+    still works, with face_analyzer=auto then predicting the 68 points."""
     from reliableswap.apps.test import run_from_config
 
-    assert _compose([]).parser._target_.endswith("LandmarkFaceParser")
+    assert _compose([]).parser._target_.endswith("LearnedFaceParser")
     assert _compose(["~parser"]).get("parser") is None  # the template ellipse
-    cfg = _compose([f"ckpt={tiny_ckpt}", f"source={wild / '_portraits' / 'taylor.png'}",
-                    f"target={wild / 'barack_obama' / '1.jpg'}", f"output={tmp_path / 'o.jpg'}", "device=cpu",
-                    "parser=landmarks", "face_analyzer=auto"])
-    assert run_from_config(cfg) == 0
-    report = json.loads((tmp_path / "o_report.json").read_text())
-    assert report["analyzer"] == "scrfd_500m_kps" and report["settings"]["parser"] == "LandmarkFaceParser"
-    assert [i["status"] for i in report["inputs"]] == ["swapped"]
+    common = [f"ckpt={tiny_ckpt}", f"source={wild / '_portraits' / 'taylor.png'}",
+              f"target={wild / 'barack_obama' / '1.jpg'}", "device=cpu", "face_analyzer=auto"]
+    for parser, name in (("unet", "LearnedFaceParser"), ("landmarks", "LandmarkFaceParser")):
+        out = tmp_path / f"{parser}.jpg"
+        assert run_from_config(_compose([*common, f"output={out}", f"parser={parser}"])) == 0
+        report = json.loads((tmp_path / f"{parser}_report.json").read_text())
+        assert report["analyzer"] == "scrfd_500m_kps" and report["settings"]["parser"] == name
+        assert [i["status"] for i in report["inputs"]] == ["swapped"]
 
 
 def test_parser_null_is_refused_in_one_line_pointing_to_tilde():

@@ -97,6 +97,22 @@ def network_from_state(state: dict[str, Tensor]) -> FaceParsingUNet:
     return FaceParsingUNet(widths=widths, n_classes=int(state["head.weight"].shape[0]))
 
 
+def _parser_weights(weights_path: str | os.PathLike[str] | None) -> os.PathLike[str]:
+    """The weights file: an explicit path or ``RELIABLESWAP_WEIGHT_FACE_PARSER_UNET`` (your own
+    export, used as is), else the shipped file, whose sha256 is checked."""
+    entry = weights.get("face_parser_unet")
+    if weights_path is not None or os.environ.get(entry.env_var):
+        path = weights.resolve(entry.name, weights_path)
+        log.info("face parser weights from %s (not the shipped file: no checksum)", path)
+        return path
+    try:
+        return weights.verify(entry.name)
+    except weights.ChecksumError as exc:
+        raise weights.ChecksumError(
+            f"{exc}. A parser you trained yourself goes in with parser.weights_path=FILE or "
+            f"{entry.env_var}=FILE, not over the shipped file") from None
+
+
 class LearnedFaceParser:
     """:class:`~reliableswap.faces.parsing.protocol.FaceParser` running this project's trained U-Net.
 
@@ -106,8 +122,10 @@ class LearnedFaceParser:
 
     Args:
         weights_path: explicit weights file (a state dict saved by
-            ``scripts/export_face_parser.py``); ``None`` = registry ``face_parser_unet`` (shipped in
-            ``assets/``, sha256-checked). Missing -> ``MissingWeightsError`` naming the path.
+            ``scripts/export_face_parser.py``, e.g. a parser you trained); ``None`` = the
+            ``RELIABLESWAP_WEIGHT_FACE_PARSER_UNET`` file when set, else the shipped
+            ``assets/face_parser_unet.pt`` (sha256-checked: ``ChecksumError`` if it was replaced).
+            Missing -> ``MissingWeightsError`` naming the path.
         device: where the network runs; ``None`` = the device of the images it is given.
         input_size: side the images are resized to (must be divisible by 32).
         batch_size: images per forward pass.
@@ -124,8 +142,7 @@ class LearnedFaceParser:
     ) -> None:
         if input_size % 32:
             raise ValueError(f"input_size must be divisible by 32, got {input_size}")
-        path = weights.verify("face_parser_unet", weights_path) if weights_path is None else weights.resolve(
-            "face_parser_unet", weights_path)
+        path = _parser_weights(weights_path)
         state = {k: v.float() for k, v in weights.load_state_dict(path).items()}
         self.net = network_from_state(state)
         weights.load_into(self.net, state, source=str(path))
