@@ -59,7 +59,7 @@ def _assert_consistent(out: Path, expected_ids: set[str] | None = None) -> tuple
     assert not [p for p in out.iterdir() if p.name.startswith(".tmp-")]
     for pid in built:
         files = sorted(f.name for f in (out / pid).iterdir())
-        assert files == ["output_st.jpg", "output_ts.jpg", "source.jpg", "target.jpg"]
+        assert [f for f in files if f != "maps.npz"] == ["output_st.jpg", "output_ts.jpg", "source.jpg", "target.jpg"]
     return rows, failures
 
 
@@ -70,12 +70,13 @@ def test_builds_20_triplets_closer_to_source_identity_and_in_target_pose(celeba_
     from supervision.evaluate import evaluate_triplets
 
     out = tmp_path / "triplets"
-    _run(_cmd(celeba_images, out, "num_pairs=36", "seed=0", "debug_snapshots=true", "debug_pairs=2"))
+    # the artifact checks accept about 35-40 % of the pairs of these faces: 72 pairs give ~25 triplets
+    _run(_cmd(celeba_images, out, "num_pairs=72", "seed=0", "debug_snapshots=true", "debug_pairs=2"))
     rows, _ = _assert_consistent(out)
     assert len(rows) >= 20
     assert len(list((out / "debug").glob("*.png"))) == 2
     report = evaluate_triplets(out)
-    assert report.judged >= 36
+    assert report.judged >= 40
     assert report.closer_to_source >= 0.8, report.line()
     yaw, pitch, roll = report.pose_err_to_target_deg
     ref_yaw, ref_pitch, _ = report.pose_err_source_to_target_deg
@@ -280,3 +281,12 @@ def test_occluders_stay_out_of_the_blend_on_held_out_faces(celeba_images, tmp_pa
     assert report.occluder_target + report.occluder_source < 0.01, report.line()
     assert report.swaps_with_fold == 0, report.line()
     assert report.haze < 0.5, report.line()
+
+
+def test_missing_backend_weights_stop_in_one_line(celeba_images, tmp_path):
+    folder = _subset(celeba_images, tmp_path, 2)
+    proc = subprocess.run(_cmd(folder, tmp_path / "out", "num_pairs=1", f"parser.weights_path={tmp_path / 'absent.pt'}"),
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    errors = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "face_parser_unet" in errors[0] and "Traceback" not in proc.stderr

@@ -102,3 +102,12 @@ def test_held_out_iou_meets_the_targets(celeba_images: Path) -> None:
     ious = acc.compute()
     below = {k: round(ious[k], 3) for k, t in TARGETS.items() if ious[k] < t}
     assert not below, f"held-out IoU below the targets {TARGETS}: {below}"
+
+
+def test_own_weights_load_by_path_or_env_without_the_shipped_checksum(tmp_path: Path, monkeypatch) -> None:
+    """A parser you trained is used as is; only the shipped file is checked against the registry."""
+    own = tmp_path / "own.pt"
+    torch.save(FaceParsingUNet(widths=(8, 8, 16, 16, 16)).state_dict(), own)
+    assert LearnedFaceParser(weights_path=own).net.widths == (8, 8, 16, 16, 16)
+    monkeypatch.setenv(weights.get("face_parser_unet").env_var, str(own))
+    assert LearnedFaceParser().net.widths == (8, 8, 16, 16, 16)
