@@ -231,6 +231,7 @@ class TripletSynthesizer:
 
         with t("reenact", dev):
             reenacted = self.reenactor.reenact(sources, drivers, source_landmarks, driver_landmarks)
+        reenacted = self._with_landmarks(reenacted, driver_landmarks)
         with t("parse", dev):
             labels_a = self.parser.parse(reenacted.image, reenacted.landmarks)
             labels_b = self.parser.parse(drivers, driver_landmarks)
@@ -288,6 +289,33 @@ class TripletSynthesizer:
                 "result": result,
             }
         return Synthesis(images=result, metrics=metrics, failures=failures, debug=debug, maps=maps)
+
+    def _with_landmarks(self, reenacted: Reenacted, driver_landmarks: Tensor) -> Reenacted:
+        """Fill the landmarks a reenactor did not give (LIA returns NaN) by analysing A' itself.
+
+        Masks, hulls and the landmark parser are never drawn from NaN: each image of A' without
+        landmarks goes through the face analyzer; where it finds no face (or only the FFHQ
+        fallback box), B's landmarks stand in, since A' was driven into B's pose (logged).
+        """
+        lm = reenacted.landmarks
+        missing = ~torch.isfinite(lm).flatten(1).all(1)
+        if not bool(missing.any()):
+            return reenacted
+        filled = lm.clone()
+        images = to_uint8(reenacted.image[missing].float())
+        stand_ins = 0
+        with self.timer("analysis"):
+            for row, rgb in zip(torch.nonzero(missing).flatten().tolist(), images):
+                faces = self.analyzer.detect(rgb)
+                if faces and faces[0].landmarks68 is not None and faces[0].score != ALIGNED_BOX_SCORE:
+                    filled[row] = torch.as_tensor(faces[0].landmarks68, dtype=lm.dtype, device=lm.device)
+                else:
+                    filled[row] = driver_landmarks[row].to(lm.dtype)
+                    stand_ins += 1
+        if stand_ins:
+            log.info("reenacted faces without landmarks: %d of %d analysed, %d without a detected face use the "
+                     "driver's landmarks", int(missing.sum()) - stand_ins, int(missing.sum()), stand_ins)
+        return Reenacted(image=reenacted.image, landmarks=filled, valid=reenacted.valid, grid=reenacted.grid)
 
     def _hulls(self, reenacted: Reenacted, driver_landmarks: Tensor, size: int) -> tuple[Tensor, Tensor, Tensor]:
         """Face hulls (B, 1, S, S) of B and of A', and (B,) whether A''s landmarks are known (where

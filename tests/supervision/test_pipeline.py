@@ -78,3 +78,38 @@ def test_mouth_openness_from_landmarks() -> None:
     lm[1, [61, 62, 63], 1] = -4.0
     lm[1, [67, 66, 65], 1] = 4.0
     assert torch.allclose(mouth_openness(lm), torch.tensor([0.0, 0.2]))
+
+
+def test_landmarks_a_reenactor_does_not_give_are_analysed_never_nan() -> None:
+    """LIA returns NaN landmarks: A' is analysed; without a face there, B's landmarks stand in."""
+    import numpy as np
+    import torch
+
+    from reliableswap.faces.face import Face
+    from supervision.protocols import Reenacted
+
+    found = np.full((68, 2), 7.0, np.float32)
+
+    class _Finds:
+        name, landmarks68 = "stub", True
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def detect(self, rgb):
+            self.calls += 1
+            if self.calls == 1:
+                return [Face(box=np.array([0, 0, 8, 8], np.float64), score=0.9, kps=np.zeros((5, 2)), landmarks68=found)]
+            return []
+
+    analyzer = _Finds()
+    synth = TripletSynthesizer(analyzer, _Reenactor(), _Parser(), OpenCVInpainter())
+    images = torch.zeros(3, 3, 16, 16)
+    landmarks = torch.full((3, 68, 2), float("nan"))
+    landmarks[2] = 3.0  # this one is known: left alone, not analysed
+    driver = torch.full((3, 68, 2), 5.0)
+    out = synth._with_landmarks(Reenacted(images, landmarks, torch.ones(3, 1, 16, 16)), driver)
+    assert torch.isfinite(out.landmarks).all()
+    assert torch.equal(out.landmarks[0], torch.from_numpy(found))
+    assert torch.equal(out.landmarks[1], driver[1]) and torch.equal(out.landmarks[2], landmarks[2])
+    assert analyzer.calls == 2
