@@ -190,6 +190,11 @@ REGISTRY: dict[str, WeightEntry] = {
             sha256="f6611be19f47ea2e7c0fa0d619b5cf5e94942f4f5c9369fcebf5a776629319eb",
         ),
         WeightEntry(
+            "dml_csr_celeba", "parsing/dml_csr_celebA.pth", "pretrained",
+            "deepinsight/insightface parsing/dml_csr release (README 'pretrained models'), dml_csr_celebA.pth",
+            "DML-CSR 19-class CelebAMask-HQ face parser (ReliableSwap's original parser)", manifest="dml_csr_celeba",
+        ),
+        WeightEntry(
             "cosface_r50", "cosface/glint360k_cosface_r50_backbone.pth", "pretrained",
             _ARCFACE_ORIGIN.format(arch="r50").replace("ms1mv3_arcface_r50_fp16", "glint360k_cosface_r50_fp16_0.1"),
             "CosFace iresnet50 recogniser (evaluation-only ID retrieval judge)", manifest="arcface_iresnet50",

@@ -28,6 +28,12 @@ BISENET_NAMES: tuple[str, ...] = (
 )
 BISENET_TO_CANONICAL: tuple[int, ...] = tuple(ID[name] for name in BISENET_NAMES)
 
+# DML-CSR CelebAMask-HQ release (insightface parsing/dml_csr, dml_csr_celebA.pth): 19 classes,
+# trained on CelebAMask-HQ label maps, so its order is the canonical one (its own names: eye_g,
+# ear_r, neck_l for eyeglasses, earring, necklace).
+DML_CSR_NAMES: tuple[str, ...] = NAMES
+DML_CSR_TO_CANONICAL: tuple[int, ...] = tuple(ID[name] for name in DML_CSR_NAMES)
+
 
 def region_mask(labels: Tensor, names: tuple[str, ...] | list[str]) -> Tensor:
     """(B, S, S) label map -> (B, 1, S, S) float mask of the given classes."""
