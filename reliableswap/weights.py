@@ -195,6 +195,16 @@ REGISTRY: dict[str, WeightEntry] = {
             "DML-CSR 19-class CelebAMask-HQ face parser (ReliableSwap's original parser)", manifest="dml_csr_celeba",
         ),
         WeightEntry(
+            "gpen_bfr_512", "enhance/GPEN-BFR-512.pth", "pretrained",
+            "yangxy/GPEN release (https://github.com/yangxy/GPEN, README model table), GPEN-BFR-512.pth",
+            "GPEN blind face restoration generator, 512 px (optional enhancer)", manifest="gpen_bfr_512",
+        ),
+        WeightEntry(
+            "gpen_bfr_256", "enhance/GPEN-BFR-256.pth", "pretrained",
+            "yangxy/GPEN release (https://github.com/yangxy/GPEN, README model table), GPEN-BFR-256.pth",
+            "GPEN blind face restoration generator, 256 px (optional enhancer)", manifest="gpen_bfr_256",
+        ),
+        WeightEntry(
             "cosface_r50", "cosface/glint360k_cosface_r50_backbone.pth", "pretrained",
             _ARCFACE_ORIGIN.format(arch="r50").replace("ms1mv3_arcface_r50_fp16", "glint360k_cosface_r50_fp16_0.1"),
             "CosFace iresnet50 recogniser (evaluation-only ID retrieval judge)", manifest="arcface_iresnet50",
