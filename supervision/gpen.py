@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from reliableswap import weights
+from supervision.stylegan_ops import upfirdn2d
 
 log = logging.getLogger(__name__)
 
@@ -68,23 +69,6 @@ def fir_kernel(scale: float = 1.0) -> Tensor:
     taps = torch.tensor(_BLUR_TAPS)
     k = taps[:, None] * taps[None, :]
     return k / k.sum() * scale
-
-
-def upfirdn2d(x: Tensor, kernel: Tensor, up: int = 1, down: int = 1, pad: tuple[int, int] = (0, 0)) -> Tensor:
-    """Upsample by zero insertion, pad, filter with ``kernel`` (true convolution), subsample.
-
-    x: (B, C, H, W); kernel: (kh, kw); pad: (before, after), the same for both axes (>= 0).
-    Returns (B, C, (H*up + sum(pad) - kh) // down + 1, likewise for W).
-    """
-    b, c, h, w = x.shape
-    if up > 1:
-        z = x.new_zeros(b, c, h * up, w * up)
-        z[:, :, ::up, ::up] = x
-        x = z
-    x = F.pad(x, (pad[0], pad[1], pad[0], pad[1]))
-    weight = torch.flip(kernel, (0, 1)).to(x.dtype)[None, None].expand(c, 1, *kernel.shape)
-    x = F.conv2d(x, weight, groups=c)
-    return x[:, :, ::down, ::down] if down > 1 else x
 
 
 def fused_leaky_relu(x: Tensor, bias: Tensor) -> Tensor:

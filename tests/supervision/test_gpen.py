@@ -13,8 +13,9 @@ from omegaconf import OmegaConf
 
 from reliableswap.manifests import diff_state_dict
 from reliableswap.weights import MissingWeightsError, get
-from supervision.gpen import GPENEnhancer, build_gpen, fir_kernel, upfirdn2d
+from supervision.gpen import GPENEnhancer, build_gpen, fir_kernel
 from supervision.protocols import Enhancer
+from supervision.stylegan_ops import upfirdn2d
 
 MANIFESTS = Path(__file__).resolve().parents[1] / "manifests"
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"

@@ -9,7 +9,8 @@ import torch
 from reliableswap.manifests import diff_state_dict
 from reliableswap.weights import MissingWeightsError
 from supervision.protocols import Reenactor
-from supervision.reenact.lia import LIAGenerator, LIAReenactor, load_lia_generator, upfirdn2d
+from supervision.reenact.lia import LIAGenerator, LIAReenactor, load_lia_generator
+from supervision.stylegan_ops import upfirdn2d
 
 MANIFEST = "lia_generator_vox256"
 
