@@ -12,6 +12,12 @@ script only), kernels ``[k, k, cin, cout]`` are transposed to ``[cout, cin, k, k
 the result is checked strictly against :class:`supervision.deepfill.DeepFillV2Generator` and
 saved with ``torch.save`` (plain tensors, loadable with ``weights_only=True``).
 
+``CKPT_DIR`` may also be a ``.pth``/``.pt`` file in the layout of the common PyTorch port
+(nipponjo/deepfillv2-pytorch ``model/networks_tf.py``, optionally wrapped as ``{"G": ...}``):
+its keys are renamed with :func:`supervision.deepfill.port_to_torch_state_dict`
+(``<layer>.conv.weight`` -> ``<layer>.weight``, ``<up>.conv.conv.weight`` ->
+``<up>.<up>_conv.weight``); no TensorFlow is needed for that path.
+
 Exit status 2 with a one-line message when TensorFlow is missing, the checkpoint cannot be read,
 or its variables do not match the network.
 """
@@ -28,7 +34,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from supervision.deepfill import TF_SCOPE, DeepFillV2Generator, tf_to_torch_state_dict  # noqa: E402
+from supervision.deepfill import (  # noqa: E402
+    TF_SCOPE,
+    DeepFillV2Generator,
+    port_to_torch_state_dict,
+    tf_to_torch_state_dict,
+)
 from reliableswap.weights import state_mismatch  # noqa: E402
 
 log = logging.getLogger("convert_deepfill_tf")
@@ -56,7 +67,13 @@ def read_tf_checkpoint(ckpt: str | Path, scope: str = TF_SCOPE) -> dict[str, np.
 
 def convert(ckpt: str | Path, out: str | Path) -> dict[str, torch.Tensor]:
     """Read, map, strictly check against the network and save; return the state dict."""
-    state = tf_to_torch_state_dict(read_tf_checkpoint(ckpt))
+    if Path(ckpt).is_file() and Path(ckpt).suffix in (".pth", ".pt"):
+        loaded = torch.load(Path(ckpt), map_location="cpu", weights_only=True)
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{ckpt}: expected a state dict, got {type(loaded).__name__}")
+        state = port_to_torch_state_dict(loaded)
+    else:
+        state = tf_to_torch_state_dict(read_tf_checkpoint(ckpt))
     problem = state_mismatch(DeepFillV2Generator(), state, source=str(ckpt))
     if problem:
         raise ValueError(problem)
@@ -69,7 +86,7 @@ def convert(ckpt: str | Path, out: str | Path) -> dict[str, torch.Tensor]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("ckpt", help="release folder (with a 'checkpoint' file) or checkpoint prefix")
+    parser.add_argument("ckpt", help="TF release folder (with a 'checkpoint' file), TF checkpoint prefix, or a PyTorch-port .pth")
     parser.add_argument("out", help="output .pth (PyTorch state dict)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

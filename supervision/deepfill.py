@@ -384,3 +384,44 @@ def torch_to_tf_name(key: str, scope: str = TF_SCOPE) -> str:
     """Inverse of :func:`tf_name_to_torch` (used to derive/verify the manifest)."""
     *path, leaf = key.split(".")
     return "/".join([scope, *path, "kernel" if leaf == "weight" else "bias"])
+
+
+_PORT_UPSAMPLE = re.compile(r"^((?:all)?conv1[35]_upsample)\.conv\.conv\.(weight|bias)$")
+_PORT_CONV = re.compile(r"^(\w+)\.conv\.(weight|bias)$")
+
+
+def port_key_to_torch(key: str) -> str | None:
+    """Key of the common PyTorch port layout (nipponjo/deepfillv2-pytorch ``model/networks_tf.py``:
+    gated convs hold an inner ``conv``, upsampling blocks a ``conv.conv``) -> our key.
+
+    ``conv1.conv.weight`` -> ``conv1.weight``;
+    ``conv13_upsample.conv.conv.bias`` -> ``conv13_upsample.conv13_upsample_conv.bias``;
+    ``None`` for anything else.
+    """
+    if match := _PORT_UPSAMPLE.match(key):
+        name, leaf = match.groups()
+        return f"{name}.{name}_conv.{leaf}"
+    if match := _PORT_CONV.match(key):
+        return f"{match.group(1)}.{match.group(2)}"
+    return None
+
+
+def port_to_torch_state_dict(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Rename a PyTorch-port state dict (see :func:`port_key_to_torch`) to our layout.
+
+    A ``{"G": state_dict}`` wrapper is unwrapped. Shapes are already ``[cout, cin, k, k]``.
+    Raises ``ValueError`` on keys that do not belong to the generator.
+    """
+    if "G" in state and isinstance(state["G"], Mapping):
+        state = state["G"]
+    out: dict[str, Tensor] = {}
+    unknown = []
+    for key, value in state.items():
+        new = port_key_to_torch(key)
+        if new is None:
+            unknown.append(key)
+        else:
+            out[new] = value
+    if unknown:
+        raise ValueError(f"{len(unknown)} keys not in the PyTorch-port generator layout, e.g. {unknown[:3]}")
+    return out

@@ -247,3 +247,19 @@ def test_converter_on_tiny_tf_checkpoint(tmp_path):
     name = "inpaint_net/conv4_downsample/kernel"
     assert np.array_equal(state["conv4_downsample.weight"].numpy(), arrays[name].transpose(3, 2, 0, 1))
     build_deepfill_v2(out)
+
+
+def test_pytorch_port_layout_converts(tmp_path):
+    ours = _random_state(3)
+    port = {}
+    for key, value in ours.items():
+        parts = key.split(".")
+        port[f"{parts[0]}.conv.conv.{parts[-1]}" if len(parts) == 3 else f"{parts[0]}.conv.{parts[-1]}"] = value
+    src = tmp_path / "states_port.pth"
+    torch.save({"G": port}, src)
+    out = tmp_path / "deepfill_v2.pth"
+    assert _load_converter().main([str(src), str(out)]) == 0
+    converted = torch.load(out, weights_only=True)
+    assert converted.keys() == ours.keys() and all(torch.equal(converted[k], ours[k]) for k in ours)
+    torch.save({"G": {**port, "D.conv1.weight": torch.zeros(1)}}, src)
+    assert _load_converter().main([str(src), str(out)]) == 2
