@@ -34,13 +34,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from supervision.deepfill import (  # noqa: E402
+from reliableswap.weights import state_mismatch
+from supervision.deepfill import (
     TF_SCOPE,
     DeepFillV2Generator,
     port_to_torch_state_dict,
     tf_to_torch_state_dict,
 )
-from reliableswap.weights import state_mismatch  # noqa: E402
 
 log = logging.getLogger("convert_deepfill_tf")
 
@@ -53,7 +53,7 @@ def read_tf_checkpoint(ckpt: str | Path, scope: str = TF_SCOPE) -> dict[str, np.
         ValueError: no checkpoint could be found at ``ckpt``.
     """
     try:
-        import tensorflow as tf  # noqa: PLC0415 - TensorFlow is only needed here
+        import tensorflow as tf
     except ImportError as exc:
         raise ImportError("TensorFlow is required to read the DeepFill v2 TF checkpoint (pip install tensorflow)") from exc
     path = Path(ckpt)

@@ -33,13 +33,12 @@ from __future__ import annotations
 import logging
 import math
 import re
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 log = logging.getLogger(__name__)
 
