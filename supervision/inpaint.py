@@ -1,8 +1,9 @@
 """Inpainting backends behind :class:`supervision.protocols.Inpainter` (fill ``mask`` = 1).
 
 Used by the reshaping stage (step 4 of the cycle triplets) to fill the thin band where B's jaw or
-cheek extended beyond A's outline. The original used DeepFill v2; offline we ship two classical
-backends, and the DeepFill v2 entry only reports where its weights would come from.
+cheek extended beyond A's outline. The original used DeepFill v2 (:class:`DeepFillV2Inpainter`, a
+PyTorch port of the official network that needs the converted release weights); two classical
+backends work without any weights.
 
 Contract shared by all backends: pixels with ``mask <= 0.5`` come back bit-identical (the fill is
 composited with the binarised mask), the output has the input's shape, dtype and device, and
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 from pathlib import Path
 from typing import Literal
 
@@ -149,30 +151,102 @@ class DiffusionInpainter:
         return out
 
 
-# DeepFill v2 is the original's inpainter. No port of the network ships here; this registry-style
-# entry only tells a user which file the official backend would load, so a config naming it fails
-# with the usual missing-weights message rather than silently falling back.
+# DeepFill v2, the original's inpainter: the PyTorch port in supervision.deepfill, loading the
+# official TF release converted by scripts/convert_deepfill_tf.py.
 DEEPFILL_V2 = WeightEntry(
     "deepfill_v2",
     "inpaint/deepfill_v2.pth",
     "pretrained",
-    "JiahuiYu/generative_inpainting (DeepFill v2, official TensorFlow release; a face model such "
-    "as the CelebA-HQ checkpoint) converted to a PyTorch state dict",
+    "JiahuiYu/generative_inpainting (DeepFill v2, official TensorFlow release "
+    "release_celeba_hq_256_deepfill_v2) converted to a PyTorch state dict with "
+    "scripts/convert_deepfill_tf.py CKPT_DIR deepfill_v2.pth",
     "DeepFill v2 gated-convolution inpainter (original ReliableSwap reshaping backend)",
+    manifest="deepfill_v2_celeba_hq_256",
 )
 
 
-def build_deepfill_v2(weights_path: str | os.PathLike[str] | None = None) -> None:
-    """Config target for the DeepFill v2 backend, which is not implemented in this project.
+class DeepFillV2Inpainter:
+    """DeepFill v2 (gated convolutions + contextual attention) at its training size, batched.
 
-    Raises :class:`MissingWeightsError` (where the file would go, where it comes from) when the
-    weights are absent, and ``NotImplementedError`` when they are present — never a fake model.
+    Images are resized to ``size`` x ``size`` (bilinear, antialiased when shrinking), the hole is
+    resized conservatively (any hole pixel in a cell marks the cell when shrinking, nearest when
+    enlarging), the network's refined output is resized back (bilinear) and composited into the
+    binarised hole only. Runs under ``torch.no_grad`` on the images' device in chunks of
+    ``batch_size``.
+
+    Args:
+        net: a :class:`supervision.deepfill.DeepFillV2Generator` with loaded weights.
+        size: working resolution (256 for the CelebA-HQ release; a multiple of 8).
+        batch_size: images per forward pass.
     """
+
+    def __init__(self, net: torch.nn.Module, size: int = 256, batch_size: int = 8) -> None:
+        if size % 8:
+            raise ValueError(f"DeepFill v2 needs a size divisible by 8, got {size}")
+        self.net = net.eval()
+        self.size = int(size)
+        self.batch_size = max(1, int(batch_size))
+
+    def _to_work(self, images: Tensor, hole: Tensor) -> tuple[Tensor, Tensor]:
+        s = self.size
+        h, w = images.shape[-2:]
+        if (h, w) == (s, s):
+            return images, hole.to(images.dtype)
+        shrink = h > s or w > s
+        x = F.interpolate(images, size=(s, s), mode="bilinear", align_corners=False, antialias=shrink)
+        m = hole.to(images.dtype)
+        m = F.adaptive_max_pool2d(m, (s, s)) if h >= s and w >= s else F.interpolate(m, size=(s, s), mode="nearest")
+        return x.clamp(-1.0, 1.0), m
+
+    @torch.no_grad()
+    def inpaint(self, images: Tensor, mask: Tensor) -> Tensor:
+        hole = _check(images, mask)
+        if not bool(hole.any()):
+            return images.clone()
+        if images.shape[1] != 3:
+            raise ValueError(f"DeepFill v2 expects RGB images (B, 3, H, W), got {tuple(images.shape)}")
+        param = next(self.net.parameters())
+        if param.device != images.device:
+            self.net.to(images.device)
+        x, m = self._to_work(images.to(param.dtype), hole)
+        outs = []
+        for start in range(0, x.shape[0], self.batch_size):
+            _, refined = self.net(x[start:start + self.batch_size], m[start:start + self.batch_size])
+            outs.append(refined)
+        out = torch.cat(outs)
+        if out.shape[-2:] != images.shape[-2:]:
+            out = F.interpolate(out, size=images.shape[-2:], mode="bilinear", align_corners=False)
+        return torch.where(hole, out.to(images.dtype), images)
+
+
+def build_deepfill_v2(weights_path: str | os.PathLike[str] | None = None, size: int = 256,
+                      batch_size: int = 8, device: str | None = None) -> DeepFillV2Inpainter:
+    """Config target: the DeepFill v2 inpainter with the converted release weights.
+
+    Args:
+        weights_path: converted state dict (``scripts/convert_deepfill_tf.py``); ``None`` = the
+            registry location of ``deepfill_v2`` (env override ``RELIABLESWAP_WEIGHT_DEEPFILL_V2``).
+        size, batch_size: see :class:`DeepFillV2Inpainter`.
+        device: where the network starts (it follows the images' device at call time).
+
+    Raises:
+        MissingWeightsError: the file is absent (message: where it goes, where it comes from).
+        ValueError: the file is not a readable state dict, or its keys/shapes differ from the
+            network (strict load).
+    """
+    from supervision.deepfill import DeepFillV2Generator
+
     entry = weight_registry.REGISTRY.get(DEEPFILL_V2.name, DEEPFILL_V2)
     path = Path(weights_path).expanduser() if weights_path else entry.default_path()
     if not path.is_file():
         raise MissingWeightsError(entry.missing_message(path))
-    raise NotImplementedError(
-        f"DeepFill v2 weights found at {path}, but the network is not ported to this project; "
-        "use builder/inpainter=opencv or builder/inpainter=diffusion"
-    )
+    try:
+        state = weight_registry.load_state_dict(path)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
+        raise ValueError(f"{path}: not a readable PyTorch state dict ({str(exc).splitlines()[0]})") from exc
+    net = DeepFillV2Generator()
+    weight_registry.load_into(net, state, source=str(path))
+    if device is not None:
+        net.to(device)
+    log.info("DeepFill v2 loaded from %s", path)
+    return DeepFillV2Inpainter(net, size=size, batch_size=batch_size)
