@@ -205,6 +205,13 @@ REGISTRY: dict[str, WeightEntry] = {
             "GPEN blind face restoration generator, 256 px (optional enhancer)", manifest="gpen_bfr_256",
         ),
         WeightEntry(
+            "deepfill_v2", "inpaint/deepfill_v2.pth", "pretrained",
+            "JiahuiYu/generative_inpainting v2.0.0, TensorFlow release release_celeba_hq_256_deepfill_v2, "
+            "converted with `python scripts/convert_deepfill_tf.py CKPT_DIR deepfill_v2.pth`",
+            "DeepFill v2 gated-convolution inpainter (the original pipeline's reshaping backend)",
+            manifest="deepfill_v2_celeba_hq_256",
+        ),
+        WeightEntry(
             "cosface_r50", "cosface/glint360k_cosface_r50_backbone.pth", "pretrained",
             _ARCFACE_ORIGIN.format(arch="r50").replace("ms1mv3_arcface_r50_fp16", "glint360k_cosface_r50_fp16_0.1"),
             "CosFace iresnet50 recogniser (evaluation-only ID retrieval judge)", manifest="arcface_iresnet50",

@@ -8,6 +8,8 @@ figure:
     bench=triplets figure=stage stage=reenact device=cpu s_per_pair=...
 
 Extra Hydra overrides of configs/build_triplets.yaml may follow, e.g. ``builder/reenactor=lia``.
+``--official-random`` times the original pipeline's networks (LIA, DML-CSR at 473, DeepFill v2,
+GPEN-BFR-512) with random weights in their release layouts, the quality filter off.
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ from reliableswap.config import register_resolvers  # noqa: E402
 from supervision.build_triplets import build  # noqa: E402
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+#: random networks make meaningless images: every pair is kept so every stage is timed
+NO_QUALITY_FILTER = [
+    "settings.min_identity_similarity=-2", "settings.require_closer_to_source=false", "settings.require_face=false",
+    "settings.near_copy_threshold=0", "settings.max_fold_fraction=null", "settings.max_warp_stretch=null",
+    "settings.max_occlusion=null", "settings.max_colour_step=null", "settings.min_mouth_consistency=null",
+]
 
 
 def main(argv: list[str] | None = None) -> list[str]:
@@ -35,23 +43,34 @@ def main(argv: list[str] | None = None) -> list[str]:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--official-random", action="store_true",
+                        help="time the original pipeline's networks (LIA, DML-CSR, DeepFill v2, GPEN) with random "
+                             "weights in their release layouts (no quality filter; images are meaningless)")
+    parser.add_argument("--gpen-size", type=int, default=512, choices=(256, 512), help="with --official-random")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of configs/build_triplets.yaml")
     args = parser.parse_args(argv)
     source = args.input or paths.data_dir() / "celebamask_hq_1k" / "images"
     register_resolvers()
     with tempfile.TemporaryDirectory() as out:
+        extra: list[str] = []
+        if args.official_random:
+            from supervision.random_backends import official_overrides, write_random_official_weights
+
+            files = write_random_official_weights(Path(out) / "weights", gpen_size=args.gpen_size)
+            extra = [*official_overrides(files, gpen_size=args.gpen_size), *NO_QUALITY_FILTER]
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
             cfg = compose(
                 config_name="build_triplets",
                 overrides=[
-                    f"input={source}", f"output={out}", f"num_pairs={args.pairs}", f"batch_size={args.batch}",
-                    f"device={args.device}", f"settings.size={args.size}", *args.overrides,
+                    f"input={source}", f"output={out}/triplets", f"num_pairs={args.pairs}", f"batch_size={args.batch}",
+                    f"device={args.device}", f"settings.size={args.size}", *extra, *args.overrides,
                 ],
             )
         summary = build(cfg)
     done = summary["built"] + summary["failed"]
     lines = [
-        f"bench=triplets figure=end_to_end device={args.device} pairs={done} built={summary['built']} "
+        f"bench=triplets figure=end_to_end backends={'official_random' if args.official_random else 'config'} "
+        f"device={args.device} pairs={done} built={summary['built']} "
         f"batch={args.batch} size={args.size} pairs_per_s={summary['pairs_per_s']}"
     ]
     for key, seconds in summary.items():

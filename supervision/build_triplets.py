@@ -210,10 +210,12 @@ def _build_locked(
         device=device,
     )
     cache = _ImageCache(synth, root, settings.work_size)
-    # The analyzer column names the class that ran (face_analyzer's _target_ is a factory, and
-    # face_analyzer=auto may pick either backend): DlibAnalyzer | ScrfdAnalyzer.
-    meta = {"analyzer": type(synth.analyzer).__name__}
-    meta |= {g: _backend_name(cfg, g) for g in STAGE_COLUMNS if g != "analyzer"}
+    # Each stage column names the class that ran: several _target_s are factories
+    # (face_analyzer=auto may pick either backend; deepfill_v2 is built by build_deepfill_v2).
+    ran = {"analyzer": synth.analyzer, "reenactor": synth.reenactor, "parser": synth.parser,
+           "inpainter": synth.inpainter, "enhancer": synth.enhancer}
+    meta = {g: type(ran[g]).__name__ if ran.get(g) is not None else "none" for g in ran}
+    meta |= {g: _backend_name(cfg, g) for g in STAGE_COLUMNS if g not in ran}
     counts = {"built": 0, "failed": 0}
     start = time.perf_counter()
     progress = tqdm(total=len(todo), desc=f"triplets {shard}", unit="pair", dynamic_ncols=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-from pathlib import Path
 from typing import Literal
 
 import cv2
@@ -26,7 +25,6 @@ from torch import Tensor
 
 from reliableswap.data.transforms import images_to_uint8, uint8_to_images
 from reliableswap import weights as weight_registry
-from reliableswap.weights import MissingWeightsError, WeightEntry
 
 log = logging.getLogger(__name__)
 
@@ -151,20 +149,6 @@ class DiffusionInpainter:
         return out
 
 
-# DeepFill v2, the original's inpainter: the PyTorch port in supervision.deepfill, loading the
-# official TF release converted by scripts/convert_deepfill_tf.py.
-DEEPFILL_V2 = WeightEntry(
-    "deepfill_v2",
-    "inpaint/deepfill_v2.pth",
-    "pretrained",
-    "JiahuiYu/generative_inpainting (DeepFill v2, official TensorFlow release "
-    "release_celeba_hq_256_deepfill_v2) converted to a PyTorch state dict with "
-    "scripts/convert_deepfill_tf.py CKPT_DIR deepfill_v2.pth",
-    "DeepFill v2 gated-convolution inpainter (original ReliableSwap reshaping backend)",
-    manifest="deepfill_v2_celeba_hq_256",
-)
-
-
 class DeepFillV2Inpainter:
     """DeepFill v2 (gated convolutions + contextual attention) at its training size, batched.
 
@@ -236,10 +220,7 @@ def build_deepfill_v2(weights_path: str | os.PathLike[str] | None = None, size: 
     """
     from supervision.deepfill import DeepFillV2Generator
 
-    entry = weight_registry.REGISTRY.get(DEEPFILL_V2.name, DEEPFILL_V2)
-    path = Path(weights_path).expanduser() if weights_path else entry.default_path()
-    if not path.is_file():
-        raise MissingWeightsError(entry.missing_message(path))
+    path = weight_registry.resolve("deepfill_v2", weights_path)
     try:
         state = weight_registry.load_state_dict(path)
     except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:

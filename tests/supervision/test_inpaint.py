@@ -61,7 +61,7 @@ def test_deepfill_v2_reports_missing_weights(tmp_path, monkeypatch):
         build_deepfill_v2()
     present = tmp_path / "present.pth"
     present.write_bytes(b"x")
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(ValueError, match="not a readable PyTorch state dict"):
         build_deepfill_v2(present)
 
 
