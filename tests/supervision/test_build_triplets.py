@@ -314,4 +314,23 @@ def test_the_official_backend_combination_runs_end_to_end_with_random_official_w
     backends = {(r["reenactor"], r["parser"], r["inpainter"], r["enhancer"]) for r in rows}
     assert backends == {("LIAReenactor", "DMLCSRParser", "DeepFillV2Inpainter", "GPENEnhancer")}
     summary = next(line for line in (proc.stdout + proc.stderr).splitlines() if "summary:" in line)
-    assert "stage_s/enhance=" in summary and "unmeasured_checks=warp_fold,warp_stretch" in summary
+    assert "unmeasured_checks=warp_fold,warp_stretch" in summary
+    stage = {k: float(v) for k, v in (f.split("=") for f in summary.split() if f.startswith("stage_s/"))}
+    assert stage["stage_s/enhance"] > 0.05, summary  # GPEN ran on every result
+
+    # DeepFill v2 runs where a reshape band is dropped; random parser weights give none, so it is
+    # run once more behind the real offline reenactor and parser, where B's jaw is dropped
+    out3 = tmp_path / "out3"
+    proc3 = _run(_cmd(folder, out3, "num_pairs=2", "builder/inpainter=deepfill_v2",
+                      f"inpainter.weights_path={files['inpainter']}", *_NO_FILTER))
+    summary3 = next(line for line in (proc3.stdout + proc3.stderr).splitlines() if "summary:" in line)
+    reshape = float(next(f for f in summary3.split() if f.startswith("stage_s/reshape=")).split("=")[1])
+    assert reshape > 0.1, summary3  # the OpenCV inpainter takes ~0.02 s per pair: this is DeepFill
+    assert {r["inpainter"] for r in read_rows(out3 / "triplets.csv")} == {"DeepFillV2Inpainter"}
+
+    # LIA gives no landmarks: with the landmark parser the builder analyses A' instead of drawing NaN
+    out2 = tmp_path / "out2"
+    _run(_cmd(folder, out2, "num_pairs=1", "builder/reenactor=lia", f"reenactor.weights_path={files['reenactor']}",
+              "parser=landmarks", *_NO_FILTER))
+    rows2, failures2 = _assert_consistent(out2)
+    assert len(rows2) == 1 and not failures2
