@@ -28,12 +28,6 @@ from reliableswap.config import register_resolvers  # noqa: E402
 from supervision.build_triplets import build  # noqa: E402
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
-#: random networks make meaningless images: every pair is kept so every stage is timed
-NO_QUALITY_FILTER = [
-    "settings.min_identity_similarity=-2", "settings.require_closer_to_source=false", "settings.require_face=false",
-    "settings.near_copy_threshold=0", "settings.max_fold_fraction=null", "settings.max_warp_stretch=null",
-    "settings.max_occlusion=null", "settings.max_colour_step=null", "settings.min_mouth_consistency=null",
-]
 
 
 def main(argv: list[str] | None = None) -> list[str]:
@@ -54,7 +48,7 @@ def main(argv: list[str] | None = None) -> list[str]:
     with tempfile.TemporaryDirectory() as out:
         extra: list[str] = []
         if args.official_random:
-            from supervision.random_backends import official_overrides, write_random_official_weights
+            from supervision.random_backends import NO_QUALITY_FILTER, official_overrides, write_random_official_weights
 
             files = write_random_official_weights(Path(out) / "weights", gpen_size=args.gpen_size)
             extra = [*official_overrides(files, gpen_size=args.gpen_size), *NO_QUALITY_FILTER]

@@ -48,7 +48,6 @@ from supervision.pipeline import (
     StageError,
     SynthesisSettings,
     TripletSynthesizer,
-    resize,
     to_tensor,
     to_uint8,
 )
@@ -278,9 +277,9 @@ def _build_chunk(
         return
     size = synth.settings.size
     images = to_uint8(result.images)
-    # A and B are resized exactly as the synthesized images are, so that outside the pasted face a
-    # swap equals its target pixel for pixel (no resampling difference a model could learn)
-    sources, targets = to_uint8(resize(a_img, size)), to_uint8(resize(b_img, size))
+    # A and B as the synthesizer resized them for its quality checks: exactly as the swaps, so
+    # outside the pasted face a swap equals its target pixel for pixel (no resampling difference)
+    sources, targets = to_uint8(result.sources[:n]), to_uint8(result.sources[n:])
     quality_rows = []
     for i, (pair, _, _) in enumerate(ready):
         st_fail, ts_fail = result.failures[i], result.failures[n + i]

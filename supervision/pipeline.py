@@ -143,6 +143,9 @@ class Synthesis:
     failures: list[list[Failure]]  # per sample; empty = accepted
     debug: dict[str, Tensor] = field(default_factory=dict)  # stage name -> (B, 3, S, S) images
     maps: dict[str, Tensor] = field(default_factory=dict)
+    #: the inputs at the output size, resized exactly as ``images`` (what the builder stores as A/B)
+    sources: Tensor | None = None
+    drivers: Tensor | None = None
 
 
 class StageTimer:
@@ -267,11 +270,13 @@ class TripletSynthesizer:
         result = resize(result, s.size).clamp(-1, 1)
         maps = self._maps(mask, drop, reenacted.grid, drivers.shape[-1])
 
+        sources_out, drivers_out = resize(sources, s.size), resize(drivers, s.size)
         with t("quality", dev):
+            artifacts = self._artifacts(reenacted, labels_a, labels_b, hull_a, hull_b, mask)
+            artifacts |= {"mouth_open_a": mouth_openness(source_landmarks), "mouth_open_b": mouth_openness(driver_landmarks)}
+            skin_b = resize(region_mask(labels_b, ("skin",)), s.size) > 0.5
             metrics, failures = self._quality(
-                result, resize(sources, s.size), resize(drivers, s.size), resize(face_b, s.size), maps,
-                artifacts=self._artifacts(reenacted, labels_a, labels_b, hull_a, hull_b, mask)
-                | {"mouth_open_a": mouth_openness(source_landmarks), "mouth_open_b": mouth_openness(driver_landmarks)},
+                result, sources_out, drivers_out, resize(face_b, s.size), maps, artifacts=artifacts, skin_b=skin_b,
             )
         debug = {}
         if keep_debug:
@@ -288,7 +293,8 @@ class TripletSynthesizer:
                 "reshape drop": drop.expand(-1, 3, -1, -1) * 2 - 1,
                 "result": result,
             }
-        return Synthesis(images=result, metrics=metrics, failures=failures, debug=debug, maps=maps)
+        return Synthesis(images=result, metrics=metrics, failures=failures, debug=debug, maps=maps,
+                         sources=sources_out, drivers=drivers_out)
 
     def _with_landmarks(self, reenacted: Reenacted, driver_landmarks: Tensor) -> Reenacted:
         """Fill the landmarks a reenactor did not give (LIA returns NaN) by analysing A' itself.
@@ -366,14 +372,14 @@ class TripletSynthesizer:
             self.unmeasured |= {"warp_fold", "warp_stretch"}
             log.warning("reenactor %s gives no pixel warp map: the warp_fold and warp_stretch checks are not "
                         "applied in this run", type(self.reenactor).__name__)
-        skin_b = region_mask(labels_b, ("skin",))
-        out["_skin_b"] = skin_b  # for the colour step at the output size
         return out
 
     def _quality(
         self, result: Tensor, sources: Tensor, drivers: Tensor, face_b: Tensor, maps: dict[str, Tensor],
-        artifacts: dict[str, Tensor] | None = None,
+        artifacts: dict[str, Tensor] | None = None, skin_b: Tensor | None = None,
     ) -> tuple[list[dict[str, float]], list[list[Failure]]]:
+        """Per-sample metrics and failures at the output size; ``skin_b`` (B, 1, S, S) bool is B's
+        skin, where the colour step across the mask boundary is measured (``None``: everywhere)."""
         s = self.settings
         n = result.shape[0]
         artifacts = dict(artifacts or {})
@@ -390,10 +396,8 @@ class TripletSynthesizer:
             sim_b = F.cosine_similarity(e_r, e_b, dim=1).tolist()
         else:
             sim_a = sim_b = [float("nan")] * n
-        skin_b = artifacts.pop("_skin_b", None)
-        allowed = resize(skin_b, s.size) > 0.5 if skin_b is not None else None
         artifacts["colour_step"] = boundary_colour_step(
-            result, drivers, (maps["mask"] > 0.5).to(result.dtype), allowed=allowed, width_px=s.colour_step_width_px
+            result, drivers, (maps["mask"] > 0.5).to(result.dtype), allowed=skin_b, width_px=s.colour_step_width_px
         )
         values = {k: v.float().tolist() for k, v in artifacts.items()}
         metrics: list[dict[str, float]] = []

@@ -13,7 +13,15 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["official_overrides", "write_random_official_weights"]
+__all__ = ["NO_QUALITY_FILTER", "official_overrides", "write_random_official_weights"]
+
+#: Builder overrides that switch the quality filter off: random networks make meaningless images,
+#: and a wiring test or a stage benchmark must keep every pair.
+NO_QUALITY_FILTER: tuple[str, ...] = (
+    "settings.min_identity_similarity=-2", "settings.require_closer_to_source=false", "settings.require_face=false",
+    "settings.near_copy_threshold=0", "settings.max_fold_fraction=null", "settings.max_warp_stretch=null",
+    "settings.max_occlusion=null", "settings.max_colour_step=null", "settings.min_mouth_consistency=null",
+)
 
 
 def write_random_official_weights(folder: Path, gpen_size: int = 256, seed: int = 0) -> dict[str, Path]:

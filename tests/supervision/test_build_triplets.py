@@ -292,16 +292,12 @@ def test_missing_backend_weights_stop_in_one_line(celeba_images, tmp_path):
     assert len(errors) == 1 and "face_parser_unet" in errors[0] and "Traceback" not in proc.stderr
 
 
-#: Quality filter off: random networks make meaningless images, and wiring is what is tested.
-_NO_FILTER = ["settings.min_identity_similarity=-2", "settings.require_closer_to_source=false",
-              "settings.require_face=false", "settings.near_copy_threshold=0", "settings.max_fold_fraction=null",
-              "settings.max_warp_stretch=null", "settings.max_occlusion=null", "settings.max_colour_step=null",
-              "settings.min_mouth_consistency=null"]
 
 
 def test_the_official_backend_combination_runs_end_to_end_with_random_official_weights(celeba_images, tmp_path):
     """builder/reenactor=lia parser=dml_csr builder/inpainter=deepfill_v2 builder/enhancer=gpen, each
     loading a file in its release's layout (random values), writes complete pairs on real faces."""
+    from supervision.random_backends import NO_QUALITY_FILTER as _NO_FILTER
     from supervision.random_backends import official_overrides, write_random_official_weights
 
     files = write_random_official_weights(tmp_path / "weights", gpen_size=256)
