@@ -30,7 +30,7 @@ from pathlib import Path
 import hydra
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from tqdm import tqdm
 
 from reliableswap.apps.interrupt import exit_on_interrupt, sigterm_raises
@@ -40,18 +40,17 @@ from reliableswap.io.images import ImageReadError, read_rgb, write_image_atomic
 from reliableswap.io.index import IndexRow
 from reliableswap.io.rows import load_input
 from reliableswap.io.triplets_csv import IMAGE_COLUMNS, STAGE_COLUMNS, image_name
-from supervision.debug import write_debug_tile
+from supervision.debug import verdict_note, write_debug_tile
 from supervision.maps import MAPS_NAME, save_maps
 from supervision.pipeline import (
     CHECKS,
-    Failure,
     StageError,
-    SynthesisSettings,
     TripletSynthesizer,
     to_tensor,
     to_uint8,
 )
 from supervision.sampling import FacePair, Shard, sample_pairs
+from supervision.single_pair import make_synthesizer
 from supervision.storage import QUALITY_FIELDS, QUALITY_METRICS, OutputBusyError, TripletStore
 
 log = logging.getLogger("supervision.build_triplets")
@@ -195,20 +194,8 @@ def _build_locked(
         len(pairs), shard, len(mine), len(mine) - len(todo), len(todo), out,
     )
 
-    device = torch.device(cfg.device)
-    settings = SynthesisSettings(**OmegaConf.to_container(cfg.settings, resolve=True))
-    inst = hydra.utils.instantiate
-    synth = TripletSynthesizer(
-        analyzer=inst(cfg.face_analyzer),
-        reenactor=inst(cfg.reenactor),
-        parser=inst(cfg.parser),
-        inpainter=inst(cfg.inpainter),
-        enhancer=inst(cfg.enhancer) if cfg.get("enhancer") else None,
-        identity=inst(cfg.identity) if cfg.get("identity") else None,
-        settings=settings,
-        device=device,
-    )
-    cache = _ImageCache(synth, root, settings.work_size)
+    synth = make_synthesizer(cfg)
+    cache = _ImageCache(synth, root, synth.settings.work_size)
     # Each stage column names the class that ran: several _target_s are factories
     # (face_analyzer=auto may pick either backend; deepfill_v2 is built by build_deepfill_v2).
     ran = {"analyzer": synth.analyzer, "reenactor": synth.reenactor, "parser": synth.parser,
@@ -288,7 +275,7 @@ def _build_chunk(
                                  "checks": ";".join(f.check for f in failed),
                                  **{k: result.metrics[j].get(k, "") for k in QUALITY_METRICS}})
         if keep_debug and pair.number < int(cfg.debug_pairs):
-            notes = [_verdict(st_fail), _verdict(ts_fail)]
+            notes = [verdict_note(st_fail), verdict_note(ts_fail)]
             write_debug_tile(store.root / "debug" / f"{pair.pair_id}.png", result.debug,
                              [("AB", i), ("BA", n + i)], notes=notes)
         if st_fail or ts_fail:
@@ -324,10 +311,6 @@ def _build_chunk(
 
 def failed_order(check: str) -> int:
     return CHECKS.index(check) if check in CHECKS else len(CHECKS)
-
-
-def _verdict(failures: list[Failure]) -> str:
-    return "accepted" if not failures else "REJECTED " + "; ".join(f"{f.check}: {f.reason}" for f in failures)
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="build_triplets")

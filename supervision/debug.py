@@ -16,10 +16,15 @@ import numpy as np
 from torch import Tensor
 
 from reliableswap.io.images import write_image_atomic
-from supervision.pipeline import resize, to_uint8
+from supervision.pipeline import Failure, resize, to_uint8
 
 _CAPTION_H = 22
 _NOTE_LINE_H = 16
+
+
+def verdict_note(failures: list[Failure]) -> str:
+    """``"accepted"``, or ``"REJECTED "`` and every failing check with its measured value and threshold."""
+    return "accepted" if not failures else "REJECTED " + "; ".join(f"{f.check}: {f.reason}" for f in failures)
 
 
 def _note_lines(note: str, width_px: int) -> list[str]:

@@ -1,0 +1,100 @@
+"""Build the demo's services from the composed ``configs/app.yaml`` and serve the page.
+
+The swapper is ``ckpt=PATH`` (a checkpoint of ``train.py``, e.g. the demo run's ``last.ckpt``) or
+``baseline=copy_target`` / ``baseline=copy_source_aligned`` (works before any training), exactly as
+for ``python test.py``. The triplet tab composes ``configs/build_triplets.yaml`` with
+``triplet_overrides`` (e.g. ``[builder/reenactor=lia]``) and builds its networks on first use.
+The server binds ``host`` (127.0.0.1 by default); another interface or a public ``share`` link
+is only used when asked for, and said in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from reliableswap import paths
+from reliableswap.app.service import SwapService, TripletService, UploadLimits
+from reliableswap.inference.images import SwapPipeline, SwapSettings
+from reliableswap.inference.loading import build_swapper
+from reliableswap.swapping import resolve_device
+
+log = logging.getLogger(__name__)
+
+
+class AppUsageError(Exception):
+    """A command-line mistake found before the server starts: one line, exit 2."""
+
+
+def compose_builder_config(overrides: list[str], device: str) -> DictConfig:
+    """``configs/build_triplets.yaml`` with ``overrides`` (input/output are not used by one pair)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    args = ["input=-", "output=-", f"device={device}", *overrides]
+    if GlobalHydra.instance().is_initialized():  # inside the app's own @hydra.main: same config folder
+        return compose(config_name="build_triplets", overrides=args)
+    with initialize_config_dir(config_dir=str(paths.REPO_ROOT / "configs"), version_base="1.3"):
+        return compose(config_name="build_triplets", overrides=args)
+
+
+def _baseline_node(cfg: DictConfig) -> dict[str, Any] | None:
+    node = cfg.get("baseline")
+    return OmegaConf.to_container(node, resolve=True) if node is not None else None
+
+
+def build_services(cfg: DictConfig, workdir: Path) -> tuple[SwapService, TripletService | None, str]:
+    """(swap service, triplet service or None, swapper name) of ``cfg``; :class:`AppUsageError` for a bad choice."""
+    device = resolve_device(cfg.device)
+    try:
+        swapper = build_swapper(cfg.get("ckpt"), _baseline_node(cfg), device)
+    except (ValueError, FileNotFoundError) as exc:
+        raise AppUsageError(str(exc).splitlines()[0]) from None
+    parser = hydra.utils.instantiate(cfg.parser) if cfg.get("parser") is not None else None
+    analyzer = hydra.utils.instantiate(cfg.face_analyzer,
+                                       needs_landmarks68=bool(getattr(parser, "needs_landmarks68", False)))
+    settings = SwapSettings(faces="largest", batch_size=int(cfg.batch_size), color=cfg.color,
+                            feather=float(cfg.feather), min_face=float(cfg.min_face))
+    pipeline = SwapPipeline(swapper, analyzer, settings, parser=parser, device=device)
+    limits = UploadLimits(max_bytes=int(float(cfg.max_upload_mb) * 2**20), max_video_frames=int(cfg.max_video_frames))
+    video = OmegaConf.to_container(cfg.video, resolve=True)
+    swap = SwapService(pipeline=pipeline, workdir=workdir, limits=limits, video_options=dict(video))
+    triplet = None
+    if cfg.triplet_tab:
+        builder_cfg = compose_builder_config(list(cfg.triplet_overrides), str(device))
+        from supervision.single_pair import make_synthesizer
+
+        triplet = TripletService(synthesizer_factory=lambda: make_synthesizer(builder_cfg), detector=analyzer,
+                                 limits=limits)
+    return swap, triplet, str(getattr(swapper, "name", type(swapper).__name__))
+
+
+def serve(cfg: DictConfig) -> None:
+    """Start the page and block until Ctrl-C / SIGTERM; the request folder is removed at exit."""
+    from reliableswap.app.ui import build_blocks, example_pairs
+
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a lab machine
+    if cfg.share:
+        log.warning("share=true: Gradio opens a public link to this server through its relay; anyone with the link "
+                    "can upload photos to it")
+    if cfg.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("host=%s: the demo is reachable from other machines on that interface", cfg.host)
+    workdir = Path(tempfile.mkdtemp(prefix="reliableswap_app_"))
+    try:
+        swap, triplet, name = build_services(cfg, workdir)
+        swap_examples, triplet_examples = example_pairs(paths.data_dir() / "wild") if cfg.examples else ([], [])
+        blocks = build_blocks(swap, triplet, name, swap_examples, triplet_examples)
+        blocks.queue(default_concurrency_limit=1)  # one request at a time on the model
+        log.info("web demo (swapper %s) on http://%s:%d", name, cfg.host, int(cfg.port))
+        blocks.launch(server_name=str(cfg.host), server_port=int(cfg.port), share=bool(cfg.share),
+                      max_file_size=int(float(cfg.max_upload_mb) * 2**20), allowed_paths=[str(workdir)],
+                      show_error=True, quiet=False, ssr_mode=False, prevent_thread_lock=False)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
