@@ -126,7 +126,7 @@ def _copy(response: http.client.HTTPResponse, part: Path, mode: str, total: int 
     """Stream the body into ``part`` (created with the umask's permissions); returns bytes written."""
     received = 0
     bar = tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024, desc=desc,
-               file=sys.stderr, disable=None if progress is None else not progress, leave=False)
+               file=sys.stderr, disable=None if progress is None else not progress)
     try:
         with part.open(mode) as out, bar:
             while True:
