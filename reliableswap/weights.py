@@ -37,8 +37,27 @@ class WeightEntry:
     origin: str
     description: str
     manifest: str | None = None
-    #: hex sha256 of the file where it is fixed (files this project ships); checked by :func:`verify`
+    #: hex sha256 of the file where it is established (see ``docs`` in the README's weights table);
+    #: checked by :func:`verify` and by ``python -m reliableswap.weights fetch/verify``
     sha256: str | None = None
+    #: leading hex digits of the sha256 where only those are known: the official file name embeds
+    #: them (torch.hub's convention, e.g. ``vgg19-dcbb9e9d.pth``); a weaker check than ``sha256``
+    sha256_prefix: str | None = None
+    #: direct https download of the official file (or of the archive holding it); ``None`` where
+    #: the origin is not directly downloadable (Google Drive, OneDrive, Baidu, conversion needed)
+    url: str | None = None
+    #: file inside the downloaded zip archive to install (``url`` then names the archive)
+    archive_member: str | None = None
+    #: where to get the file by hand when there is no ``url`` (link, file name, conversion step)
+    manual: str | None = None
+
+    def digest_matches(self, actual_sha256: str) -> bool | None:
+        """Compare a file's hex sha256 with the registry: ``None`` when nothing is recorded."""
+        if self.sha256:
+            return actual_sha256 == self.sha256
+        if self.sha256_prefix:
+            return actual_sha256.startswith(self.sha256_prefix)
+        return None
 
     @property
     def env_var(self) -> str:
@@ -61,15 +80,50 @@ class WeightEntry:
         return (
             f"Pretrained weights '{self.name}' ({self.description}) not found at {path}.\n"
             f"  Get it from: {self.origin}\n"
+            f"  {self.how_to_get()}\n"
             f"  Put it at {path}, or set {self.env_var}=/path/to/file, or pass its path in the "
             f"config that uses it."
         )
+
+    def how_to_get(self) -> str:
+        """One line: the fetch command where there is a direct url, else the manual source."""
+        if self.url:
+            return f"Download it with: python -m reliableswap.weights fetch {self.name}"
+        if self.manual:
+            return f"By hand: {self.manual}"
+        return "Produced by this project (see its origin above)."
 
 
 _ARCFACE_ORIGIN = (
     "InsightFace arcface_torch model zoo (https://github.com/deepinsight/insightface/tree/master/"
     "recognition/arcface_torch), e.g. ms1mv3_arcface_{arch}_fp16/backbone.pth"
 )
+# Links read in deepinsight/insightface recognition/arcface_torch/README.md ("Model Zoo").
+_ARCFACE_MANUAL = (
+    "arcface_torch model zoo (deepinsight/insightface recognition/arcface_torch/README.md): OneDrive "
+    "https://1drv.ms/u/s!AswpsDO2toNKq0lWY69vN58GR6mw?e=p9Ov5d or Baidu https://pan.baidu.com/s/"
+    "1CL-l4zWqsI1oDuEEYVhj-g (code e8pw); file {folder}/backbone.pth"
+)
+
+# Raw GitHub files pinned to the commit at which we read them (so the recorded sha256 stays valid):
+# the sha256 of each blob at that commit equals the shared copy's (../shared/weights/README.md).
+_RAW = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
+_MOBILEFACENET = ("foamliu/MobileFaceNet", "a6cc9032a659b615f477833e1a70b5e7931bcccc")
+_YUNET = ("ShiqiYu/libfacedetection.train", "0047ac24afb1a50a0c6105001c89d1b5b805dbf1")
+_TDDFA = ("cleardusk/3DDFA_V2", "1b6c67601abffc1e9f248b291708aef0e43b55ae")
+_STABLEVIEW = ("Shubhamai/StableView", "dca48d9c9148cd9c228c1492a0ecf3fc1df13fe8")
+
+
+def _raw(source: tuple[str, str], path: str) -> str:
+    return _RAW.format(repo=source[0], commit=source[1], path=path)
+
+
+# InsightFace model packs: BASE_REPO_URL in deepinsight/insightface python-package/insightface/utils/
+# storage.py (0.7.x); insightface 2.1's storage.py serves the same packs from the release tag
+# "model-zoo" (https://github.com/deepinsight/insightface/releases/download/model-zoo/).
+_INSIGHTFACE_PACK = "https://github.com/deepinsight/insightface/releases/download/v0.7/{pack}.zip"
+# GPEN: the model links in yangxy/GPEN README.md.
+_GPEN = "https://public-vigen-video.oss-cn-shanghai.aliyuncs.com/robin/models/{file}"
 
 REGISTRY: dict[str, WeightEntry] = {
     e.name: e
@@ -77,99 +131,141 @@ REGISTRY: dict[str, WeightEntry] = {
         WeightEntry(
             "arcface_iresnet100", "arcface/iresnet100_backbone.pth", "pretrained",
             _ARCFACE_ORIGIN.format(arch="r100"), "ArcFace iresnet100 identity encoder",
-            manifest="arcface_iresnet100",
+            manifest="arcface_iresnet100", manual=_ARCFACE_MANUAL.format(folder="ms1mv3_arcface_r100_fp16"),
         ),
         WeightEntry(
             "arcface_iresnet50", "arcface/iresnet50_backbone.pth", "pretrained",
             _ARCFACE_ORIGIN.format(arch="r50"), "ArcFace iresnet50 identity encoder",
-            manifest="arcface_iresnet50",
+            manifest="arcface_iresnet50", manual=_ARCFACE_MANUAL.format(folder="ms1mv3_arcface_r50_fp16"),
         ),
         WeightEntry(
             "arcface_iresnet18", "arcface/iresnet18_backbone.pth", "pretrained",
             _ARCFACE_ORIGIN.format(arch="r18"), "ArcFace iresnet18 identity encoder",
-            manifest="arcface_iresnet18",
+            manifest="arcface_iresnet18", manual=_ARCFACE_MANUAL.format(folder="ms1mv3_arcface_r18_fp16"),
         ),
         WeightEntry(
             "mobilefacenet_arcface", "recognition/mobilefacenet_arcface.pt", "shared",
             "foamliu/MobileFaceNet, weights/mobilefacenet.pt (shipped in ../shared/weights)",
             "MobileFaceNet ArcFace recogniser, 128-d",
+            sha256="90a00ba1d8b0b688af3deb731ed53dca582e6106805d1bc3cfdef55f570493f4",
+            url=_raw(_MOBILEFACENET, "weights/mobilefacenet.pt"),
         ),
         WeightEntry(
             "mobilefacenet_arcface_onnx", "recognition/mobilefacenet_arcface.onnx", "shared",
             "foamliu/MobileFaceNet, weights/MobileFaceNet.onnx (shipped in ../shared/weights)",
             "MobileFaceNet ONNX export, reference for the PyTorch port",
+            sha256="b7120c095d60094f28a4a54ba6a8bf51b297a6273fb40ef6350dfec1f63d9507",
+            url=_raw(_MOBILEFACENET, "weights/MobileFaceNet.onnx"),
         ),
         WeightEntry(
             "insightface_w600k_r50", "insightface/w600k_r50.onnx", "pretrained",
             "InsightFace model zoo buffalo_l.zip (https://github.com/deepinsight/insightface/"
             "tree/master/python-package), file w600k_r50.onnx",
             "InsightFace WebFace600K iresnet50 recogniser (ONNX)",
+            url=_INSIGHTFACE_PACK.format(pack="buffalo_l"), archive_member="w600k_r50.onnx",
         ),
         WeightEntry(
+            # the shared copy comes from a third-party repository (yukkki7/FaceAnalysisApp), so its
+            # sha256 is not that of the official det_500m.onnx: no checksum recorded
             "scrfd_500m_kps", "detection/scrfd_500m_kps.onnx", "shared",
             "InsightFace buffalo_s det_500m.onnx (shipped in ../shared/weights)",
             "SCRFD-500M face detector with 5 keypoints",
+            url=_INSIGHTFACE_PACK.format(pack="buffalo_s"), archive_member="det_500m.onnx",
         ),
         WeightEntry(
             "yunet", "detection/yunet_n_320_320.onnx", "shared",
             "ShiqiYu/libfacedetection.train onnx/yunet_n_320_320.onnx (shipped in ../shared/weights)",
             "YuNet face detector for cv2.FaceDetectorYN",
+            sha256="81dbde155e982455488235acb8ec2dec5d647edf7cf7080d33e4abb69b93a0d2",
+            url=_raw(_YUNET, "onnx/yunet_n_320_320.onnx"),
         ),
         WeightEntry(
             "tddfa_v2_mb05", "pose_expression/3ddfa_v2_mb05_120x120.pth", "shared",
             "cleardusk/3DDFA_V2 weights/mb05_120x120.pth (shipped in ../shared/weights)",
             "3DDFA-V2 MobileNet 3DMM regressor (pose, shape, expression)",
+            sha256="f93ed7f1c4c0382b16d7c18480a5f67473c1917a47475a9823924f38aeb27280",
+            url=_raw(_TDDFA, "weights/mb05_120x120.pth"),
         ),
         WeightEntry(
             "tddfa_v2_mb05_onnx", "pose_expression/3ddfa_v2_mb05_120x120.onnx", "shared",
             "Shubhamai/StableView assets/model/mb05_120x120.onnx, an ONNX export of cleardusk/"
             "3DDFA_V2 weights/mb05_120x120.pth (shipped in ../shared/weights)",
             "3DDFA-V2 MobileNet(0.5) 3DMM regressor, ONNX (evaluation: pose/expression)",
+            sha256="4b0546e2fd13567917956efa8658b6d71fcae0f9c127fbbeb66c64bd341a9c6a",
+            url=_raw(_STABLEVIEW, "assets/model/mb05_120x120.onnx"),
         ),
         WeightEntry(
+            # a conversion (pickle -> npz), not an official file: no url, no sha256
             "tddfa_v2_param_stats", "pose_expression/3ddfa_v2_param_mean_std_62d.npz", "shared",
             "cleardusk/3DDFA_V2 configs/param_mean_std_62d_120x120.pkl, converted to npz "
             "(arrays 'mean', 'std'; shipped in ../shared/weights)",
             "3DDFA-V2 mean/std to de-normalise the 62 regressed parameters",
+            manual=(
+                "download " + _raw(_TDDFA, "configs/param_mean_std_62d_120x120.pkl") + " and convert it: "
+                "python -c \"import pickle, sys, numpy as np; d = pickle.load(open(sys.argv[1], 'rb')); "
+                "np.savez(sys.argv[2], mean=d['mean'], std=d['std'])\" param_mean_std_62d_120x120.pkl "
+                "3ddfa_v2_param_mean_std_62d.npz"
+            ),
         ),
         WeightEntry(
             "tddfa_v2_bfm68", "pose_expression/3ddfa_v2_bfm68_bases_and_param_stats.json", "shared",
             "Shubhamai/StableView assets/model/data.json (3DDFA-V2 BFM bases at the 68 sparse "
             "landmarks; shipped in ../shared/weights)",
             "BFM 68-landmark shape/expression bases and 3DDFA-V2 parameter mean/std",
+            sha256="3741103cc49af4336b7127e92dcdd1cbb32597ccb8226cca7d774e2952bf5cc2",
+            url=_raw(_STABLEVIEW, "assets/model/data.json"),
         ),
         WeightEntry(
             "vgg19_imagenet", "vgg19-dcbb9e9d.pth", "torch_hub",
             "torchvision.models.VGG19_Weights.IMAGENET1K_V1 (downloaded by torchvision into the "
             "torch hub cache on a machine with internet)",
             "VGG19 ImageNet features for the perceptual loss",
+            # url: VGG19_Weights.IMAGENET1K_V1 in torchvision/models/vgg.py (torchvision 0.29.1);
+            # the name embeds the sha256's first 8 hex digits (torch.hub's check_hash convention)
+            url="https://download.pytorch.org/models/vgg19-dcbb9e9d.pth", sha256_prefix="dcbb9e9d",
         ),
         WeightEntry(
             "fixernet_mouthnet", "fixernet/mouth_net_28_56_84_112.pth", "pretrained",
             "ReliableSwap release (https://github.com/ygtxr1997/ReliableSwap), "
             "mouth_net_28_56_84_112.pth",
             "FixerNet lower-face recogniser, 128-d", manifest="fixernet_mouthnet_128",
+            manual=(
+                "the ReliableSwap authors' release (https://github.com/ygtxr1997/ReliableSwap; its README "
+                "names the download location, no direct link could be read here), file "
+                "mouth_net_28_56_84_112.pth"
+            ),
         ),
         WeightEntry(
             "bisenet_faceparsing", "parsing/79999_iter.pth", "pretrained",
             "zllrunning/face-parsing.PyTorch release, 79999_iter.pth",
             "BiSeNet 19-class face parser", manifest="bisenet_faceparsing_19",
+            # link read in zllrunning/face-parsing.PyTorch README.md ("our pre-trained model")
+            manual="Google Drive https://drive.google.com/open?id=154JgKpzCPW82qINcVieuPH3fZ2e0P812 (79999_iter.pth)",
         ),
         WeightEntry(
             "lia_vox256", "reenact/vox.pt", "pretrained",
             "wyhsirius/LIA release, vox.pt (generator under key 'gen')",
             "LIA face reenactment generator", manifest="lia_generator_vox256",
+            # link read in wyhsirius/LIA README.md ("Download pre-trained checkpoints from here")
+            manual="Google Drive folder https://drive.google.com/drive/folders/1N4QcnqUQwKUZivFV-YeBuPyH4pGJHooc, file vox.pt",
         ),
         WeightEntry(
             "hopenet", "pose/hopenet_robust_alpha1.pkl", "pretrained",
             "natanielruiz/deep-head-pose release, hopenet_robust_alpha1.pkl",
             "HopeNet head-pose estimator", manifest="hopenet_resnet50_66bins",
+            # link read in natanielruiz/deep-head-pose README.md ("300W-LP, alpha 1, robust to image quality")
+            manual="Google Drive https://drive.google.com/open?id=1m25PrSE7g9D2q2XJVMR6IA7RaCvWSzCR (hopenet_robust_alpha1.pkl)",
         ),
         WeightEntry(
             "inception_fid", "pt_inception-2015-12-05-6726825d.pth", "torch_hub",
             "mseitzer/pytorch-fid release v0.2.1, pt_inception-2015-12-05-6726825d.pth (the TF FID "
             "Inception graph ported to PyTorch; pytorch-fid downloads it into the torch hub cache)",
             "FID Inception-v3 (pool3 features) for FID/KID",
+            # url: FID_WEIGHTS_URL in mseitzer/pytorch-fid src/pytorch_fid/inception.py; the name embeds
+            # the sha256's first 8 hex digits (torch.hub's check_hash convention)
+            url="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+            "pt_inception-2015-12-05-6726825d.pth",
+            sha256_prefix="6726825d",
         ),
         WeightEntry(
             "demo_reference", "assets/demo_reference.pt", "repo",
@@ -193,16 +289,20 @@ REGISTRY: dict[str, WeightEntry] = {
             "dml_csr_celeba", "parsing/dml_csr_celebA.pth", "pretrained",
             "deepinsight/insightface parsing/dml_csr release (README 'pretrained models'), dml_csr_celebA.pth",
             "DML-CSR 19-class CelebAMask-HQ face parser (ReliableSwap's original parser)", manifest="dml_csr_celeba",
+            # link read in deepinsight/insightface parsing/dml_csr/README.md ("pretrained models")
+            manual="Google Drive https://drive.google.com/file/d/1-PjUts1AMzXNyvw3VaJQmg43GJbfEpEQ/view (dml_csr_celebA.pth)",
         ),
         WeightEntry(
             "gpen_bfr_512", "enhance/GPEN-BFR-512.pth", "pretrained",
             "yangxy/GPEN release (https://github.com/yangxy/GPEN, README model table), GPEN-BFR-512.pth",
             "GPEN blind face restoration generator, 512 px (optional enhancer)", manifest="gpen_bfr_512",
+            url=_GPEN.format(file="GPEN-BFR-512.pth"),
         ),
         WeightEntry(
             "gpen_bfr_256", "enhance/GPEN-BFR-256.pth", "pretrained",
             "yangxy/GPEN release (https://github.com/yangxy/GPEN, README model table), GPEN-BFR-256.pth",
             "GPEN blind face restoration generator, 256 px (optional enhancer)", manifest="gpen_bfr_256",
+            url=_GPEN.format(file="GPEN-BFR-256.pth"),
         ),
         WeightEntry(
             "deepfill_v2", "inpaint/deepfill_v2.pth", "pretrained",
@@ -210,11 +310,18 @@ REGISTRY: dict[str, WeightEntry] = {
             "converted with `python scripts/convert_deepfill_tf.py CKPT_DIR deepfill_v2.pth`",
             "DeepFill v2 gated-convolution inpainter (the original pipeline's reshaping backend)",
             manifest="deepfill_v2_celeba_hq_256",
+            # link read in JiahuiYu/generative_inpainting README.md ("Pretrained models: CelebA-HQ")
+            manual=(
+                "Google Drive folder https://drive.google.com/drive/folders/1uvcDgMer-4hgWlm6_G9xjvEQGP8neW15 "
+                "(the TensorFlow checkpoint directory release_celeba_hq_256_deepfill_v2; rename checkpoint.txt "
+                "to checkpoint), then convert it: python scripts/convert_deepfill_tf.py CKPT_DIR deepfill_v2.pth"
+            ),
         ),
         WeightEntry(
             "cosface_r50", "cosface/glint360k_cosface_r50_backbone.pth", "pretrained",
             _ARCFACE_ORIGIN.format(arch="r50").replace("ms1mv3_arcface_r50_fp16", "glint360k_cosface_r50_fp16_0.1"),
             "CosFace iresnet50 recogniser (evaluation-only ID retrieval judge)", manifest="arcface_iresnet50",
+            manual=_ARCFACE_MANUAL.format(folder="glint360k_cosface_r50_fp16_0.1"),
         ),
     ]
 }
@@ -252,10 +359,14 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 
 
 def verify(name: str, override: str | os.PathLike[str] | None = None) -> Path:
-    """:func:`resolve`, then check the registered sha256 (when the registry records one)."""
+    """:func:`resolve`, then check the registered sha256 or sha256 prefix (when the registry records one).
+
+    Raises :class:`MissingWeightsError` or :class:`ChecksumError`.
+    """
     path = resolve(name, override)
-    expected = get(name).sha256
-    if expected and (actual := file_sha256(path)) != expected:
+    entry = get(name)
+    expected = entry.sha256 or entry.sha256_prefix
+    if expected and not entry.digest_matches(actual := file_sha256(path)):
         raise ChecksumError(f"{path}: sha256 {actual} differs from the registry's {expected} for '{name}'")
     return path
 
@@ -331,5 +442,9 @@ def describe_all() -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":
-    print(describe_all())
+if __name__ == "__main__":  # list / fetch / verify: see reliableswap/weights_fetch.py
+    import sys
+
+    from reliableswap.weights_fetch import main
+
+    sys.exit(main())
