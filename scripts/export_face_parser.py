@@ -5,7 +5,7 @@
 
 Writes a float16 state dict of :class:`reliableswap.faces.parsing.unet.FaceParsingUNet` (loads with
 ``torch.load(weights_only=True)``) atomically and prints one machine-readable line with its size
-and sha256 (put the sha256 into the ``face_parser_unet`` entry of ``reliableswap/weights.py``).
+and sha256 (put the sha256 into the ``face_parser_unet`` entry of ``reliableswap/weights/__init__.py``).
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from reliableswap import paths, weights, weights_fetch
+from reliableswap import paths, weights
+from reliableswap.weights import fetch as weights_fetch
 
 PAYLOAD = bytes(range(256)) * 4096 + b"tail"  # 1 MiB + 4 bytes, not a multiple of the chunk size
 
