@@ -440,11 +440,3 @@ def describe_all() -> str:
         status = "found  " if path.is_file() else "missing"
         lines.append(f"{entry.name:28s} {status} {path}\n{'':28s}         from: {entry.origin}")
     return "\n".join(lines)
-
-
-if __name__ == "__main__":  # list / fetch / verify: see reliableswap/weights_fetch.py
-    import sys
-
-    from reliableswap.weights_fetch import main
-
-    sys.exit(main())
