@@ -5,35 +5,11 @@
     python test.py baseline=copy_target eval=folder output=DIR
 
 ``python test.py --help`` lists every option; configs/test.yaml holds the defaults. The work is
-done in :mod:`reliableswap.apps.test` (this file only composes the config).
+done in :mod:`reliableswap.apps.test`; the entry point itself is
+:func:`reliableswap.apps.entry.swap` (also installed as ``reliableswap-swap``).
 """
 
-from __future__ import annotations
-
-import sys
-
-import hydra
-from omegaconf import DictConfig
-
-from reliableswap.config import refuse_null_groups, refuse_renamed_keys, refuse_unquoted_non_ascii, register_resolvers
-
-#: Command-line keys the config restructuring renamed (old -> new).
-RENAMED_KEYS = {"model": "baseline"}
-
-register_resolvers()
-
-
-@hydra.main(version_base="1.3", config_path="configs", config_name="test")
-def main(cfg: DictConfig) -> None:
-    from reliableswap.apps.test import run_from_config
-
-    code = run_from_config(cfg)
-    if code:
-        sys.exit(code)
-
+from reliableswap.apps.entry import swap
 
 if __name__ == "__main__":
-    refuse_renamed_keys("python test.py", RENAMED_KEYS)
-    refuse_unquoted_non_ascii("python test.py")
-    refuse_null_groups("python test.py", ("parser",))  # parser=null: '~parser' is the template ellipse
-    main()
+    swap()

@@ -12,6 +12,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
+from reliableswap.apps.entry import CONFIGS, configs_dir
 from reliableswap.config import refuse_null_groups, refuse_unquoted_non_ascii, register_resolvers
 
 APP = "python -m reliableswap.app"
@@ -19,7 +20,7 @@ APP = "python -m reliableswap.app"
 register_resolvers()
 
 
-@hydra.main(version_base="1.3", config_path="../../configs", config_name="app")
+@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="app")
 def main(cfg: DictConfig) -> None:
     from reliableswap.app.server import AppUsageError, serve
 
@@ -32,6 +33,7 @@ def main(cfg: DictConfig) -> None:
 
 def run() -> None:
     """Console entry point (``reliableswap-app``): the same as ``python -m reliableswap.app``."""
+    configs_dir()
     refuse_unquoted_non_ascii(APP)
     refuse_null_groups(APP, ("parser",))
     main()
