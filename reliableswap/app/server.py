@@ -73,7 +73,8 @@ def build_services(cfg: DictConfig, workdir: Path) -> tuple[SwapService, Triplet
 
         triplet = TripletService(synthesizer_factory=lambda: make_synthesizer(builder_cfg), detector=analyzer,
                                  limits=limits)
-    return swap, triplet, str(getattr(swapper, "name", type(swapper).__name__))
+    name = f"checkpoint {cfg.ckpt}" if cfg.get("ckpt") else f"baseline {getattr(swapper, 'name', type(swapper).__name__)}"
+    return swap, triplet, name
 
 
 def serve(cfg: DictConfig) -> None:

@@ -130,8 +130,12 @@ class SwapService:
             cut = f"the demo swaps the first {self.limits.max_video_frames} of {item.frames_declared} frames " \
                   "(python test.py does whole videos)"
             message = f"{message}; {cut}" if message else cut
-        return SwapOutcome(output=output if output.is_file() else None, kind=kind, report=report.to_dict(),
-                           message=message)
+        full = report.to_dict()
+        data = {"ok": full.pop("ok"), "summary": full.pop("summary"), **full}  # the outcome first in the page
+        for entry in data["inputs"]:  # the page shows file names, not this server's folders
+            entry["path"] = target_path.name
+            entry["output"] = Path(entry["output"]).name if entry.get("output") else None
+        return SwapOutcome(output=output if output.is_file() else None, kind=kind, report=data, message=message)
 
 
 @dataclass

@@ -27,6 +27,8 @@ TITLE = "reliableswap web demo"
 IMAGE_TYPES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 VIDEO_TYPES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
 PREVIEW_PX = 220
+RESULT_PX = 420
+REPORT_LINES = 24
 
 INTRO = """# reliableswap: face swapping with reliable supervision
 **Swap** puts the largest face of the source photo into the target photo or short video.
@@ -91,9 +93,10 @@ def build_blocks(swap: SwapService, triplet: TripletService | None, swapper_name
                              elem_id="faces")
             run = gr.Button("Swap", variant="primary", elem_id="swap_button")
             with gr.Row():
-                result_image = gr.Image(label="Result", elem_id="result_image", interactive=False)
-                result_video = gr.Video(label="Result video", elem_id="result_video", interactive=False)
-            report = gr.Code(label="Per-face report", language="json", elem_id="report")
+                result_image = gr.Image(label="Result", elem_id="result_image", interactive=False, height=RESULT_PX)
+                result_video = gr.Video(label="Result video", elem_id="result_video", interactive=False,
+                                        height=RESULT_PX)
+            report = gr.Code(label="Per-face report", language="json", elem_id="report", max_lines=REPORT_LINES)
             source.change(preview, source, source_view, api_name=False)
             target.change(preview, target, target_view, api_name=False)
             run.click(do_swap, [source, target, faces], [result_image, result_video, report], api_name="swap")
@@ -113,7 +116,7 @@ def build_blocks(swap: SwapService, triplet: TripletService | None, swapper_name
             with gr.Row():
                 ab = gr.Image(label="AB (A's identity in B)", elem_id="ab", interactive=False)
                 ba = gr.Image(label="BA (B's identity in A)", elem_id="ba", interactive=False)
-            verdict = gr.Code(label="Quality filter", language="json", elem_id="verdict")
+            verdict = gr.Code(label="Quality filter", language="json", elem_id="verdict", max_lines=REPORT_LINES)
             photo_a.change(preview, photo_a, a_view, api_name=False)
             photo_b.change(preview, photo_b, b_view, api_name=False)
             build.click(do_triplet, [photo_a, photo_b], [sheet, ab, ba, verdict], api_name="triplet")

@@ -53,11 +53,12 @@ def test_check_upload_refuses_bad_files_in_one_line(tmp_path):
 
 def test_swap_image_with_copy_baseline_reports_faces(copy_services, wild):
     swap, _, name = copy_services
-    assert name == "copy_target"
+    assert name == "baseline copy_target"
     outcome = swap.swap(wild / "_portraits" / "taylor.png", wild / "_edge_cases" / "two_people.jpg", faces="all")
     assert outcome.kind == "image" and outcome.output is not None and outcome.output.is_file()
     item = outcome.report["inputs"][0]
     assert item["status"] == "swapped" and item["faces_found"] == 2 and item["faces_swapped"] == 2
+    assert item["path"] == "two_people.jpg" and item["output"] == outcome.output.name  # no server folders shown
     largest = swap.swap(wild / "_portraits" / "taylor.png", wild / "_edge_cases" / "two_people.jpg", faces="largest")
     assert largest.report["inputs"][0]["faces_swapped"] == 1
     assert outcome.output != largest.output  # one folder per request: no request overwrites another's result
