@@ -53,8 +53,29 @@ def _train_main(cfg: DictConfig) -> None:
     except TrainUsageError as exc:  # a missing, damaged or mismatching checkpoint: one line, exit 2
         print(f"{TRAIN_APP}: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    except Exception as exc:
+        missing = _missing_value(exc)
+        if missing is None:
+            raise
+        # a ??? key left unset (python train.py alone: data.root): say which, in one line
+        print(f"{TRAIN_APP}: error: {missing}: set it (e.g. data.root=DIR of aligned faces) or choose an "
+              "experiment (experiment=demo); python train.py --help", file=sys.stderr)
+        raise SystemExit(2) from None
     except SIGTERMException:  # last.ckpt is saved; exit_on_interrupt says so in one line
         raise SystemExit(exit_status(stop_signal())) from None
+
+
+def _missing_value(exc: BaseException) -> str | None:
+    """``"missing data.root"`` when ``exc`` (or what it wraps) is OmegaConf's unset ``???`` key."""
+    from omegaconf.errors import MissingMandatoryValue
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, MissingMandatoryValue):
+            key = getattr(seen, "full_key", None)
+            return f"missing {key}" if key else str(seen).splitlines()[0]
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 @hydra.main(version_base="1.3", config_path=CONFIGS, config_name="test")
