@@ -17,6 +17,12 @@ one line and exit 2. ``debug_snapshots=true`` tiles every stage of the first
 ``face_analyzer`` (shared with test.py; the builder's settings for it are in build_triplets.yaml),
 ``builder/reenactor``, ``parser``, ``builder/inpainter``, ``builder/enhancer``, ``identity``
 (quality filter). See configs/build_triplets.yaml.
+
+Shards run in parallel through Hydra's launcher plugins, all writing into the one output
+(per-shard locks, ``flock``'d CSV appends): ``-m shard=0/4,1/4,2/4,3/4 hydra/launcher=joblib``
+(worker processes here; each gets ``cpu_count // n_jobs`` torch threads unless ``torch_threads``
+says otherwise) or ``hydra/launcher=submitit_slurm`` (SLURM jobs). Each job logs to
+``OUT/logs/multirun_<time>/<job>/``; SIGTERM / Ctrl-C to the launching process stops its workers.
 """
 
 from __future__ import annotations

@@ -190,4 +190,4 @@ def test_help_names_the_launchers():
     proc = subprocess.run([*APP, "--help"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0
     assert "hydra/launcher=joblib" in proc.stdout and "hydra/launcher=submitit_slurm" in proc.stdout
-    assert "hydra/launcher: basic" in proc.stdout and "Builds ReliableSwap triplets" in proc.stdout
+    assert "basic (default: one job after the other), joblib, submitit_local, submitit_slurm, slurm_gpu" in proc.stdout and "Builds ReliableSwap triplets" in proc.stdout
