@@ -213,11 +213,14 @@ def set_torch_threads(threads: int | None) -> int:
 
 
 def _progress_position() -> int | None:
-    """The tqdm line of this job: its number in a multirun (one bar per shard), else None."""
+    """The tqdm line of this job: its number in a multirun on a terminal (one bar per shard), else None.
+
+    Not on a file (a SLURM / submitit log): there the cursor moves would only add escape codes.
+    """
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    if not HydraConfig.initialized():
+    if not HydraConfig.initialized() or not sys.stderr.isatty():
         return None
     hydra_cfg = HydraConfig.get()
     return int(hydra_cfg.job.num) if hydra_cfg.mode == RunMode.MULTIRUN else None
