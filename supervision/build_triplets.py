@@ -17,11 +17,18 @@ one line and exit 2. ``debug_snapshots=true`` tiles every stage of the first
 ``face_analyzer`` (shared with test.py; the builder's settings for it are in build_triplets.yaml),
 ``builder/reenactor``, ``parser``, ``builder/inpainter``, ``builder/enhancer``, ``identity``
 (quality filter). See configs/build_triplets.yaml.
+
+Shards run in parallel through Hydra's launcher plugins, all writing into the one output
+(per-shard locks, ``flock``'d CSV appends): ``-m shard=0/4,1/4,2/4,3/4 hydra/launcher=joblib``
+(worker processes here; each gets ``cpu_count // n_jobs`` torch threads unless ``torch_threads``
+says otherwise) or ``hydra/launcher=submitit_slurm`` (SLURM jobs). Each job logs to
+``OUT/logs/multirun_<time>/<job>/``; SIGTERM / Ctrl-C to the launching process stops its workers.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from collections import OrderedDict
@@ -92,6 +99,24 @@ def check_paths(cfg: DictConfig) -> tuple[Shard, Path, list[IndexRow]]:
     if not rows:
         raise BuilderUsageError(f"input={cfg.input} holds no images (.jpg/.png faces, one sub-folder per identity)")
     return shard, root, rows
+
+
+def refuse_bad_shards(argv: list[str]) -> None:
+    """Exit 2 with one line when a ``shard=`` value (or one of a sweep's ``shard=0/4,1/4``) is not ``i/n``.
+
+    Checked before Hydra starts, so one bad value of a multirun stops the whole command at once
+    instead of aborting the other shards' jobs half-way.
+    """
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep or key.lstrip("+~") != "shard" or "(" in value:  # range()/choice() sweeps: checked per job
+            continue
+        for text in value.split(","):
+            try:
+                Shard.parse(text)
+            except ValueError as exc:
+                print(f"{APP}: error: {exc}", file=sys.stderr)
+                raise SystemExit(2) from None
 
 
 def refuse_output_file(argv: list[str]) -> None:
@@ -168,7 +193,36 @@ def build(cfg: DictConfig) -> dict[str, float]:
     except OSError as exc:
         raise BuilderUsageError(f"output={out} cannot be created: {exc.strerror or exc}") from None
     with store.lock(str(shard)):
+        threads = set_torch_threads(cfg.get("torch_threads"))
+        log.info("shard %s: process %d, %d torch thread(s)", shard, os.getpid(), threads)
         return _build_locked(cfg, store, shard, root, pairs)
+
+
+def set_torch_threads(threads: int | None) -> int:
+    """Set torch's intra-op thread count when ``threads`` is given (>= 1); returns the count in use.
+
+    ``None`` keeps torch's default, which in a ``hydra/launcher=joblib`` worker is already
+    ``cpu_count // n_jobs`` (joblib's loky backend sets ``OMP_NUM_THREADS`` in its workers).
+    """
+    if threads is not None:
+        if int(threads) < 1:
+            raise BuilderUsageError(f"torch_threads={threads}: give a count >= 1, or null for torch's default")
+        torch.set_num_threads(int(threads))
+    return torch.get_num_threads()
+
+
+def _progress_position() -> int | None:
+    """The tqdm line of this job: its number in a multirun on a terminal (one bar per shard), else None.
+
+    Not on a file (a SLURM / submitit log): there the cursor moves would only add escape codes.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or not sys.stderr.isatty():
+        return None
+    hydra_cfg = HydraConfig.get()
+    return int(hydra_cfg.job.num) if hydra_cfg.mode == RunMode.MULTIRUN else None
 
 
 def _build_locked(
@@ -204,7 +258,8 @@ def _build_locked(
     meta |= {g: _backend_name(cfg, g) for g in STAGE_COLUMNS if g not in ran}
     counts = {"built": 0, "failed": 0}
     start = time.perf_counter()
-    progress = tqdm(total=len(todo), desc=f"triplets {shard}", unit="pair", dynamic_ncols=True)
+    progress = tqdm(total=len(todo), desc=f"triplets {shard}", unit="pair", dynamic_ncols=True,
+                    position=_progress_position())
     try:
         for first in range(0, len(todo), int(cfg.batch_size)):
             chunk = todo[first : first + int(cfg.batch_size)]
@@ -330,6 +385,17 @@ def main(cfg: DictConfig) -> None:
         raise SystemExit(2) from None
 
 
+def _main_stoppable() -> None:
+    """:func:`main` with SIGTERM raising in this process too, not only inside the build.
+
+    In a multirun (``-m ... hydra/launcher=joblib``) the builds run in worker processes and this
+    process only waits for them: without this, SIGTERM would kill it at once and leave the
+    workers running as orphans. With it, joblib sees the interrupt and stops its workers.
+    """
+    with sigterm_raises():
+        main()
+
+
 def _weights_error(exc: BaseException) -> BaseException | None:
     """The MissingWeightsError / ChecksumError behind ``exc`` (Hydra wraps them), if any."""
     from reliableswap.weights import ChecksumError, MissingWeightsError
@@ -346,6 +412,7 @@ if __name__ == "__main__":
     # reenactor=, analyzer=, debug= would otherwise end in a Hydra traceback (or, as +key, be ignored)
     refuse_renamed_keys(APP, RENAMED_KEYS)
     refuse_unquoted_non_ascii(APP)
+    refuse_bad_shards(sys.argv[1:])
     refuse_output_file(sys.argv[1:])  # before Hydra makes its log folder under output=
     register_resolvers()
-    exit_on_interrupt(APP, main)
+    exit_on_interrupt(APP, _main_stoppable)

@@ -154,6 +154,23 @@ def load_init_weights(module: pl.LightningModule, path: Path | str) -> list[str]
     return loaded
 
 
+def log_global_batch(per_process: int, trainer: pl.Trainer) -> int:
+    """Log and return the global batch: samples per optimizer step over all processes.
+
+    ``per_process`` is ``data.batch_size`` (one GPU / process). The trainer resolves
+    ``devices=-1`` / ``"auto"`` and the nodes into ``trainer.world_size`` (``num_devices x
+    num_nodes`` under DDP, 1 on a single device), so the line is exact also on SLURM.
+    """
+    world, accumulate = int(trainer.world_size), int(trainer.accumulate_grad_batches)
+    total = int(per_process) * world * accumulate
+    log.info(
+        "global batch %d = data.batch_size %d per process x %d process(es) (trainer.world_size: %d device(s) "
+        "x %d node(s), as resolved by the trainer) x accumulate_grad_batches %d",
+        total, int(per_process), world, int(trainer.num_devices), int(trainer.num_nodes), accumulate,
+    )
+    return total
+
+
 def train(cfg: DictConfig) -> TrainResult:
     pl.seed_everything(cfg.seed, workers=True)
     run_dir = Path(cfg.paths.output_dir)
@@ -169,6 +186,7 @@ def train(cfg: DictConfig) -> TrainResult:
         if any(True for _ in child.parameters())
     )
     log.info("run dir: %s | parameters: %s", run_dir, counts)
+    log_global_batch(cfg.data.batch_size, trainer)
     # weights_only=True: a resumed checkpoint is read without running arbitrary pickle code.
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
 
