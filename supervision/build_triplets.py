@@ -40,6 +40,7 @@ import torch
 from omegaconf import DictConfig
 from tqdm import tqdm
 
+from reliableswap.apps.entry import CONFIGS, configs_dir
 from reliableswap.apps.interrupt import exit_on_interrupt, sigterm_raises
 from reliableswap.config import refuse_renamed_keys, refuse_unquoted_non_ascii, register_resolvers
 from reliableswap.data.transforms import resize_uint8
@@ -368,7 +369,7 @@ def failed_order(check: str) -> int:
     return CHECKS.index(check) if check in CHECKS else len(CHECKS)
 
 
-@hydra.main(version_base="1.3", config_path="../configs", config_name="build_triplets")
+@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="build_triplets")
 def main(cfg: DictConfig) -> None:
     try:
         with sigterm_raises():
@@ -408,7 +409,9 @@ def _weights_error(exc: BaseException) -> BaseException | None:
     return None
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """``python -m supervision.build_triplets`` / ``reliableswap-triplets``: checks, then the build."""
+    configs_dir()
     # reenactor=, analyzer=, debug= would otherwise end in a Hydra traceback (or, as +key, be ignored)
     refuse_renamed_keys(APP, RENAMED_KEYS)
     refuse_unquoted_non_ascii(APP)
@@ -416,3 +419,7 @@ if __name__ == "__main__":
     refuse_output_file(sys.argv[1:])  # before Hydra makes its log folder under output=
     register_resolvers()
     exit_on_interrupt(APP, _main_stoppable)
+
+
+if __name__ == "__main__":
+    run()
