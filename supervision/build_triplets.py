@@ -47,6 +47,7 @@ from reliableswap.data.transforms import resize_uint8
 from reliableswap.io.images import ImageReadError, read_rgb, write_image_atomic
 from reliableswap.io.index import IndexRow
 from reliableswap.io.rows import load_input
+from reliableswap.weights import weights_error_in
 from reliableswap.io.triplets_csv import IMAGE_COLUMNS, STAGE_COLUMNS, image_name
 from supervision.debug import verdict_note, write_debug_tile
 from supervision.maps import MAPS_NAME, save_maps
@@ -378,7 +379,7 @@ def main(cfg: DictConfig) -> None:
         print(f"{APP}: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     except Exception as exc:
-        missing = _weights_error(exc)
+        missing = weights_error_in(exc)
         if missing is None:
             raise
         # a backend's weights file is missing or is not the registered one: say which, in one line
@@ -395,18 +396,6 @@ def _main_stoppable() -> None:
     """
     with sigterm_raises():
         main()
-
-
-def _weights_error(exc: BaseException) -> BaseException | None:
-    """The MissingWeightsError / ChecksumError behind ``exc`` (Hydra wraps them), if any."""
-    from reliableswap.weights import ChecksumError, MissingWeightsError
-
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, (MissingWeightsError, ChecksumError)):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
 
 
 def run() -> None:

@@ -24,11 +24,22 @@ register_resolvers()
 def main(cfg: DictConfig) -> None:
     from reliableswap.app.server import AppUsageError, serve
 
+    from reliableswap.weights import weights_error_in
+
     try:
-        serve(cfg)
+        code = serve(cfg)
     except AppUsageError as exc:
         print(f"{APP}: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    except Exception as exc:
+        missing = weights_error_in(exc)  # e.g. parser=bisenet without its file: which, where, how to get it
+        if missing is None:
+            raise
+        print(f"{APP}: error: {' '.join(str(missing).split())}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if code:
+        print(f"{APP}: stopped; this server's uploads and results are removed", file=sys.stderr)
+        raise SystemExit(code)
 
 
 def run() -> None:

@@ -13,14 +13,19 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
+import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 import hydra
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from reliableswap import paths
+from reliableswap.apps.interrupt import Terminated, exit_status, sigterm_raises
 from reliableswap.app.service import SwapService, TripletService, UploadLimits
 from reliableswap.inference.images import SwapPipeline, SwapSettings
 from reliableswap.inference.loading import build_swapper
@@ -65,7 +70,8 @@ def build_services(cfg: DictConfig, workdir: Path) -> tuple[SwapService, Triplet
     pipeline = SwapPipeline(swapper, analyzer, settings, parser=parser, device=device)
     limits = UploadLimits(max_bytes=int(float(cfg.max_upload_mb) * 2**20), max_video_frames=int(cfg.max_video_frames))
     video = OmegaConf.to_container(cfg.video, resolve=True)
-    swap = SwapService(pipeline=pipeline, workdir=workdir, limits=limits, video_options=dict(video))
+    name = f"checkpoint {cfg.ckpt}" if cfg.get("ckpt") else f"baseline {getattr(swapper, 'name', type(swapper).__name__)}"
+    swap = SwapService(pipeline=pipeline, workdir=workdir, limits=limits, video_options=dict(video), swapper_name=name)
     triplet = None
     if cfg.triplet_tab:
         builder_cfg = compose_builder_config(list(cfg.triplet_overrides), str(device))
@@ -73,29 +79,66 @@ def build_services(cfg: DictConfig, workdir: Path) -> tuple[SwapService, Triplet
 
         triplet = TripletService(synthesizer_factory=lambda: make_synthesizer(builder_cfg), detector=analyzer,
                                  limits=limits)
-    name = f"checkpoint {cfg.ckpt}" if cfg.get("ckpt") else f"baseline {getattr(swapper, 'name', type(swapper).__name__)}"
     return swap, triplet, name
 
 
-def serve(cfg: DictConfig) -> None:
-    """Start the page and block until Ctrl-C / SIGTERM; the request folder is removed at exit."""
+def check_server_options(cfg: DictConfig) -> None:
+    """:class:`AppUsageError` (one line) for a port that is not a number in 1-65535 or is taken on
+    ``host``, or a CUDA device on a machine without one: before any model is loaded."""
+    try:
+        port = int(cfg.port)
+    except (TypeError, ValueError):
+        raise AppUsageError(f"port={cfg.port} is not a number; give a free TCP port, e.g. port=7860") from None
+    if not 1 <= port <= 65535:
+        raise AppUsageError(f"port={port} is out of range (1-65535)")
+    family = socket.AF_INET6 if ":" in str(cfg.host) else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((str(cfg.host), port))
+        except OSError as exc:
+            raise AppUsageError(f"cannot listen on {cfg.host}:{port} ({exc.strerror or exc}); "
+                                "choose another port= or stop what uses it") from None
+    if str(cfg.device).startswith("cuda") and not torch.cuda.is_available():
+        raise AppUsageError(f"device={cfg.device} but this machine has no CUDA device; use device=cpu or device=auto")
+
+
+def serve(cfg: DictConfig) -> int:
+    """Start the page and block until Ctrl-C / SIGTERM; returns the exit status (130 / 143).
+
+    Everything the server writes (uploads, Gradio's copies, the results) lives in one temporary
+    folder that is removed when it stops, whichever signal stops it.
+    """
+    check_server_options(cfg)
+    workdir = Path(tempfile.mkdtemp(prefix="reliableswap_app_"))
+    # Gradio keeps uploads in GRADIO_TEMP_DIR: inside the folder removed at exit, unless the user chose one
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(workdir / "gradio"))
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a lab machine
     from reliableswap.app.ui import build_blocks, example_pairs
 
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a lab machine
     if cfg.share:
         log.warning("share=true: Gradio opens a public link to this server through its relay; anyone with the link "
                     "can upload photos to it")
     if cfg.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("host=%s: the demo is reachable from other machines on that interface", cfg.host)
-    workdir = Path(tempfile.mkdtemp(prefix="reliableswap_app_"))
+    blocks = None
     try:
-        swap, triplet, name = build_services(cfg, workdir)
+        swap, triplet, name = build_services(cfg, workdir / "requests")
         swap_examples, triplet_examples = example_pairs(paths.data_dir() / "wild") if cfg.examples else ([], [])
         blocks = build_blocks(swap, triplet, name, swap_examples, triplet_examples)
-        blocks.queue(default_concurrency_limit=1)  # one request at a time on the model
-        log.info("web demo (swapper %s) on http://%s:%d", name, cfg.host, int(cfg.port))
-        blocks.launch(server_name=str(cfg.host), server_port=int(cfg.port), share=bool(cfg.share),
-                      max_file_size=int(float(cfg.max_upload_mb) * 2**20), allowed_paths=[str(workdir)],
-                      show_error=True, quiet=False, ssr_mode=False, prevent_thread_lock=False)
+        blocks.queue(default_concurrency_limit=1)  # one request at a time on the model (both tabs share it)
+        with sigterm_raises():
+            try:
+                blocks.launch(server_name=str(cfg.host), server_port=int(cfg.port), share=bool(cfg.share),
+                              max_file_size=int(float(cfg.max_upload_mb) * 2**20), allowed_paths=[str(workdir)],
+                              show_error=True, quiet=False, ssr_mode=False, prevent_thread_lock=True)
+                log.info("web demo (swapper %s) on http://%s:%d; stop with Ctrl-C", name, cfg.host, int(cfg.port))
+                while True:
+                    time.sleep(0.5)
+            except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM through sigterm_raises
+                signum = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
+                log.info("stopping (%s); removing this server's uploads and results", signal.Signals(signum).name)
+                return exit_status(signum)
     finally:
+        if blocks is not None:
+            blocks.close()
         shutil.rmtree(workdir, ignore_errors=True)

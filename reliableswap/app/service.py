@@ -16,6 +16,7 @@ line; nothing else reaches the page but a one-line message (the traceback goes t
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,6 +33,11 @@ from reliableswap.io.images import ImageReadError, read_rgb
 log = logging.getLogger(__name__)
 
 FACES_CHOICES = ("largest", "all")
+#: what the upload widgets offer: the image formats :func:`read_rgb` decodes, the videos OpenCV reads
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
+#: request folders older than this are removed when a new request comes (results are in the page by then)
+KEEP_RESULTS_S = 3600.0
 
 
 class DemoInputError(ValueError):
@@ -69,8 +75,8 @@ def check_upload(path: str | Path | None, what: str, limits: UploadLimits, kinds
     try:
         read_rgb(file)  # sniffs the content whatever the suffix; refuses decompression bombs
     except ImageReadError as exc:
-        allowed = " or ".join("an image" if k == "image" else "a video (.mp4 .mov .avi .mkv .webm)" for k in kinds)
-        raise DemoInputError(f"{what} is not {allowed}: {exc.reason}") from None
+        videos = f"; a video must be one of {' '.join(VIDEO_SUFFIXES)}" if "video" in kinds else ""
+        raise DemoInputError(f"{what}: {exc.reason}{videos}") from None
     return file
 
 
@@ -99,6 +105,7 @@ class SwapService:
     workdir: Path
     limits: UploadLimits = field(default_factory=UploadLimits)
     video_options: dict[str, Any] = field(default_factory=dict)
+    swapper_name: str | None = None  # what the report calls the swapper (default: the swapper's own name)
 
     def swap(self, source: str | Path | None, target: str | Path | None, faces: str = "largest") -> SwapOutcome:
         """One request; :class:`DemoInputError` for a bad upload or a source without a face."""
@@ -108,11 +115,12 @@ class SwapService:
         target_path = check_upload(target, "target", self.limits, kinds=("image", "video"))
         kind = "video" if kind_of(target_path) == "video" else "image"
         self.workdir.mkdir(parents=True, exist_ok=True)
+        prune_requests(self.workdir, KEEP_RESULTS_S)
         out_dir = Path(tempfile.mkdtemp(prefix="swap_", dir=self.workdir))
         output = out_dir / ("result.mp4" if kind == "video" else f"result{_image_suffix(target_path)}")
         pipeline = self.pipeline
         pipeline.settings = replace(pipeline.settings, faces=faces)
-        report = RunReport(swapper=str(getattr(pipeline.swapper, "name", type(pipeline.swapper).__name__)),
+        report = RunReport(swapper=self.swapper_name or str(getattr(pipeline.swapper, "name", type(pipeline.swapper).__name__)),
                            device=str(pipeline.device), analyzer=pipeline.analyzer.name, source=source_path.name,
                            target=target_path.name, output=output.name, settings=settings_dict(pipeline.settings))
         options = {**self.video_options, "max_frames": self.limits.max_video_frames}
@@ -178,6 +186,19 @@ class TripletService:
                                "quality": {k: _plain(v) for k, v in pair.metrics[direction].items()}}
                    for direction in ("AB", "BA")}
         return TripletOutcome(sheet=pair.sheet, ab=pair.ab, ba=pair.ba, summary=summary)
+
+
+def prune_requests(workdir: Path, older_than_s: float) -> int:
+    """Remove request folders (``swap_*``) of ``workdir`` last changed more than ``older_than_s`` ago; how many."""
+    cutoff, removed = time.time() - older_than_s, 0
+    for folder in workdir.glob("swap_*"):
+        try:
+            if folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        except FileNotFoundError:  # another request removed it
+            continue
+    return removed
 
 
 def _image_suffix(path: Path) -> str:

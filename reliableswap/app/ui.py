@@ -16,16 +16,24 @@ from typing import Any, TypeVar
 
 import gradio as gr
 
-from reliableswap.app.service import FACES_CHOICES, DemoInputError, SwapService, TripletService, check_upload
+from reliableswap.app.service import (
+    FACES_CHOICES,
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    DemoInputError,
+    SwapService,
+    TripletService,
+    check_upload,
+)
 from reliableswap.inference.images import kind_of
+from reliableswap.weights import weights_error_in
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 TITLE = "reliableswap web demo"
-IMAGE_TYPES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
-VIDEO_TYPES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
+IMAGE_TYPES, VIDEO_TYPES = IMAGE_SUFFIXES, VIDEO_SUFFIXES
 PREVIEW_PX = 220
 RESULT_PX = 420
 REPORT_LINES = 24
@@ -44,6 +52,9 @@ def _user_facing(call: Callable[[], T], what: str) -> T:
         raise gr.Error(str(exc), print_exception=False) from None
     except Exception as exc:  # noqa: BLE001 - the page gets one line, the log the traceback
         log.exception("%s failed", what)
+        missing = weights_error_in(exc)
+        if missing is not None:  # a backend's weights file: which one, where, how to get it
+            raise gr.Error(f"{what}: {' '.join(str(missing).split())}", print_exception=False) from None
         raise gr.Error(f"{what} failed ({type(exc).__name__}): {str(exc).splitlines()[0] if str(exc) else ''}",
                        print_exception=False) from None
 
@@ -76,7 +87,8 @@ def build_blocks(swap: SwapService, triplet: TripletService | None, swapper_name
         outcome = _user_facing(lambda: triplet.build(photo_a, photo_b), "triplet")
         return outcome.sheet, outcome.ab, outcome.ba, json.dumps(outcome.summary, indent=1)
 
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as blocks:
+    # Gradio's copies of uploads and results older than an hour go, checked every half hour
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(1800, 3600)) as blocks:
         gr.Markdown(INTRO)
         gr.Markdown(f"Swapper: `{swapper_name}` · limit {swap.limits.max_bytes / 2**20:.0f} MB per upload, "
                     f"videos cut to {swap.limits.max_video_frames} frames")
@@ -96,10 +108,12 @@ def build_blocks(swap: SwapService, triplet: TripletService | None, swapper_name
                 result_image = gr.Image(label="Result", elem_id="result_image", interactive=False, height=RESULT_PX)
                 result_video = gr.Video(label="Result video", elem_id="result_video", interactive=False,
                                         height=RESULT_PX)
-            report = gr.Code(label="Per-face report", language="json", elem_id="report", max_lines=REPORT_LINES)
+            report = gr.Code(label="Run report (faces found and swapped; per frame for a video)", language="json",
+                             elem_id="report", max_lines=REPORT_LINES)
             source.change(preview, source, source_view, api_name=False)
             target.change(preview, target, target_view, api_name=False)
-            run.click(do_swap, [source, target, faces], [result_image, result_video, report], api_name="swap")
+            run.click(do_swap, [source, target, faces], [result_image, result_video, report], api_name="swap",
+                      concurrency_id="model")
             if examples:
                 gr.Examples([list(e) for e in examples], [source, target], label="Example photos")
         with gr.Tab("Triplet", id="triplet"):
@@ -119,7 +133,8 @@ def build_blocks(swap: SwapService, triplet: TripletService | None, swapper_name
             verdict = gr.Code(label="Quality filter", language="json", elem_id="verdict", max_lines=REPORT_LINES)
             photo_a.change(preview, photo_a, a_view, api_name=False)
             photo_b.change(preview, photo_b, b_view, api_name=False)
-            build.click(do_triplet, [photo_a, photo_b], [sheet, ab, ba, verdict], api_name="triplet")
+            build.click(do_triplet, [photo_a, photo_b], [sheet, ab, ba, verdict], api_name="triplet",
+                        concurrency_id="model")
             if triplet_examples:
                 gr.Examples([list(e) for e in triplet_examples], [photo_a, photo_b], label="Example photos")
     return blocks

@@ -228,8 +228,13 @@ def _finish_report(item: InputReport, loop: _FrameLoop, writer: FrameWriter, rea
     item.add_time("detect", loop.t_detect)
     item.add_time("swap_paste", loop.t_swap)
     t = time.perf_counter()
-    item.audio = writer.finish(path)
+    stopped_early = max_frames is not None and loop.read >= max_frames and reader.declared_frames > loop.read
+    seconds = writer.frames_out / writer.fps if stopped_early and writer.fps > 0 else None
+    item.audio = writer.finish(path, max_seconds=seconds)
     item.add_time("audio", time.perf_counter() - t)
+    if stopped_early:
+        item.warnings.append(f"stopped at max_frames={max_frames} of {reader.declared_frames} declared frames"
+                             + (f"; audio cut to the first {seconds:.2f} s" if seconds is not None else ""))
     item.add_time("total", time.perf_counter() - t0)
     item.output = str(writer.out_path)
     item.frames_total, item.frames_with_faces = loop.written, loop.found_frames

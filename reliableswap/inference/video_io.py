@@ -18,7 +18,8 @@ exactly -- a warning says some players cannot play 4:4:4). Without ffmpeg OpenCV
 ``avc1`` (H.264) encoder when this build has one, else ``mp4v`` (MPEG-4 Part 2) with a warning
 (``.avi``: OpenCV's own MJPEG writer); those encoders need even sizes, so an odd frame is padded
 by repeating its last column/row and the warning and report give the real output size.
-Audio (:func:`mux_audio`) is copied from the input with the same ffmpeg; never cut to its length.
+Audio (:func:`mux_audio`) is copied from the input with the same ffmpeg; never cut to the video's length,
+except when ``max_frames`` stopped the video early (then the audio stops with it).
 """
 
 from __future__ import annotations
@@ -84,12 +85,14 @@ def _has_audio(path: Path, ffmpeg: str) -> bool | None:
     return re.search(r"Stream #\S+.*: Audio:", proc.stderr) is not None
 
 
-def mux_audio(video_only: Path, original: Path, out_path: Path) -> str:
+def mux_audio(video_only: Path, original: Path, out_path: Path, max_seconds: float | None = None) -> str:
     """Copy ``original``'s audio into ``video_only`` -> ``out_path``; returns a status string.
 
     Statuses: ``copied``, ``no audio track in input``, ``ffmpeg not found: ...``, ``ffmpeg
     failed: ...``. In every case but ``copied`` the silent video is moved to ``out_path``. The
     result is never cut to the shorter stream (no ``-shortest``), so no video frame is lost.
+    ``max_seconds``: read only that much of the audio (a video stopped early by ``max_frames``
+    keeps the sound of the frames it has, not the whole track); the status then says so.
     """
     ffmpeg = find_ffmpeg()
     status: str
@@ -102,13 +105,14 @@ def mux_audio(video_only: Path, original: Path, out_path: Path) -> str:
         status = "ffmpeg failed"
         for audio_codec in (["-c:a", "copy"], ["-c:a", "aac"]):
             tmp = out_path.with_name(f".{out_path.stem}.mux{out_path.suffix}")
-            cmd = [ffmpeg, "-y", "-v", "error", "-i", str(video_only), "-i", str(original), "-map", "0:v:0",
+            cut = ["-t", f"{max_seconds:.3f}"] if max_seconds is not None else []
+            cmd = [ffmpeg, "-y", "-v", "error", "-i", str(video_only), *cut, "-i", str(original), "-map", "0:v:0",
                    "-map", "1:a:0?", "-c:v", "copy", *audio_codec, str(tmp)]
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
             if proc.returncode == 0:
                 os.replace(tmp, out_path)
                 video_only.unlink(missing_ok=True)
-                return "copied"
+                return "copied" if max_seconds is None else f"copied (cut to the first {max_seconds:.2f} s, as the video)"
             tmp.unlink(missing_ok=True)
             status = f"ffmpeg failed: {proc.stderr.strip()[-300:]}"
     (log.info if status.startswith("no audio") else log.warning)("%s: %s", original, status)
@@ -347,9 +351,9 @@ class FrameWriter:
         finally:
             self._encoder.release()
 
-    def finish(self, original: Path) -> str:
+    def finish(self, original: Path, max_seconds: float | None = None) -> str:
         """Mux ``original``'s audio into the written frames at ``out_path`` (see :func:`mux_audio`)."""
-        return mux_audio(self.silent, original, self.out_path)
+        return mux_audio(self.silent, original, self.out_path, max_seconds=max_seconds)
 
 
 def probe_size(path: Path) -> tuple[int, int] | None:

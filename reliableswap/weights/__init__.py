@@ -350,6 +350,16 @@ class ChecksumError(ValueError):
     """A registered file's sha256 differs from the registry's (a different or damaged file)."""
 
 
+def weights_error_in(exc: BaseException) -> BaseException | None:
+    """The :class:`MissingWeightsError` / :class:`ChecksumError` behind ``exc`` (Hydra wraps them), if any."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (MissingWeightsError, ChecksumError)):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def file_sha256(path: str | os.PathLike[str]) -> str:
     digest = hashlib.sha256()
     with Path(path).open("rb") as fh:

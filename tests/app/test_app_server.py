@@ -59,7 +59,9 @@ def server(tiny_ckpt, scrfd, wild, tmp_path_factory):
     """A running demo server (tiny checkpoint, 1 MB upload limit); stopped with SIGINT at the end."""
     port = _free_port()
     log_path = tmp_path_factory.mktemp("app_server") / "server.log"
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    temp = tmp_path_factory.mktemp("app_tmp")  # the server's temporary folder lives here (TMPDIR)
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", "TMPDIR": str(temp)}
+    env.pop("GRADIO_TEMP_DIR", None)
     cmd = [sys.executable, "-m", "reliableswap.app", f"ckpt={tiny_ckpt}", f"port={port}", "max_upload_mb=1",
            "device=cpu", "triplet_tab=false", "hydra.run.dir=" + str(log_path.parent / "run")]
     with log_path.open("w") as log_file:
@@ -78,7 +80,7 @@ def server(tiny_ckpt, scrfd, wild, tmp_path_factory):
     else:
         proc.kill()
         pytest.fail(f"server did not answer within 180 s: {log_path.read_text()[-2000:]}")
-    yield url, port, proc, log_path
+    yield url, port, proc, log_path, temp
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
         try:
@@ -89,7 +91,7 @@ def server(tiny_ckpt, scrfd, wild, tmp_path_factory):
 
 
 def test_server_binds_loopback_only(server):
-    _, port, _, _ = server
+    _, port, *_ = server
     addresses = _listening_addresses(port)
     if not addresses:
         pytest.skip("no /proc/net/tcp table to read the listening address from")
@@ -97,7 +99,7 @@ def test_server_binds_loopback_only(server):
 
 
 def test_swap_through_gradio_client(server, wild, tmp_path):
-    url, _, _, _ = server
+    url, *_ = server
     client = gradio_client.Client(url, verbose=False)
     source, target = wild / "_portraits" / "taylor.png", wild / "barack_obama" / "1.jpg"
     image, video, report_text = client.predict(gradio_client.handle_file(str(source)),
@@ -114,14 +116,14 @@ def test_swap_through_gradio_client(server, wild, tmp_path):
 
 
 def test_bad_uploads_get_messages_not_tracebacks(server, wild, tmp_path):
-    url, _, _, _ = server
+    url, *_ = server
     client = gradio_client.Client(url, verbose=False)
     target = gradio_client.handle_file(str(wild / "barack_obama" / "1.jpg"))
     fake = tmp_path / "photo.jpg"
     fake.write_text("this is a text file with an image name")
     with pytest.raises(Exception) as err:  # gradio_client raises AppError with the page's message
         client.predict(gradio_client.handle_file(str(fake)), target, "largest", api_name="/swap")
-    assert "source is not an image" in str(err.value) and "Traceback" not in str(err.value)
+    assert "source: not an image" in str(err.value) and "Traceback" not in str(err.value)
     huge = tmp_path / "huge.png"
     cv2.imwrite(str(huge), np.random.default_rng(0).integers(0, 255, (800, 800, 3), np.uint8))  # ~1.9 MB > 1 MB
     assert huge.stat().st_size > 2**20
@@ -140,7 +142,7 @@ def test_bad_uploads_get_messages_not_tracebacks(server, wild, tmp_path):
 
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (Debian package 'chromium')")
 def test_page_loads_in_chromium_with_every_component(server, tmp_path):
-    url, _, _, _ = server
+    url, *_ = server
     base = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
             "--virtual-time-budget=20000", f"--user-data-dir={tmp_path / 'profile'}"]
     dom = subprocess.run([*base, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
@@ -152,3 +154,23 @@ def test_page_loads_in_chromium_with_every_component(server, tmp_path):
     page = cv2.imread(str(shot))
     assert page is not None and page.shape[:2] == (1700, 1280)
     assert page.std() > 10  # a drawn page, not a blank one
+
+
+def test_port_in_use_is_a_usage_error_before_any_model_loads(server):
+    _, port, *_ = server
+    proc = subprocess.run([sys.executable, "-m", "reliableswap.app", "baseline=copy_target", f"port={port}",
+                           "hydra.run.dir=" + str(server[3].parent / "second")],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"python -m reliableswap.app: error: cannot listen on 127.0.0.1:{port}")
+    assert "Traceback" not in proc.stderr
+
+
+def test_sigterm_stops_the_server_and_removes_uploads_and_results(server):
+    """Last in this file: it stops the module's server."""
+    _, _, proc, log_path, temp = server
+    assert list(temp.glob("reliableswap_app_*/gradio")), "uploads should be kept in the server's own folder"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 143
+    assert not list(temp.glob("reliableswap_app_*")), "the server's uploads and results outlived it"
+    assert "stopped; this server's uploads and results are removed" in log_path.read_text()

@@ -38,7 +38,7 @@ def test_check_upload_refuses_bad_files_in_one_line(tmp_path):
     empty.write_bytes(b"")
     big = tmp_path / "big.png"
     cv2.imwrite(str(big), np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8))
-    cases = {None: "no source given", str(tmp_path / "gone.png"): "upload is gone", str(text): "is not an image",
+    cases = {None: "no source given", str(tmp_path / "gone.png"): "upload is gone", str(text): "source: not an image",
              str(empty): "empty", str(big): "over the demo's limit of"}
     for path, expected in cases.items():
         with pytest.raises(DemoInputError) as err:
@@ -47,7 +47,7 @@ def test_check_upload_refuses_bad_files_in_one_line(tmp_path):
     video = tmp_path / "clip.mp4"
     video.write_bytes(b"\0" * 10)
     assert check_upload(video, "target", limits, kinds=("image", "video")) == video
-    with pytest.raises(DemoInputError, match="source is not an image"):
+    with pytest.raises(DemoInputError, match="source: not an image"):
         check_upload(video, "source", limits)
 
 
@@ -108,3 +108,29 @@ def test_builder_overrides_reach_the_triplet_config():
     cfg = compose_builder_config(["builder/inpainter=deepfill_v2", "settings.size=128"], "cpu")
     assert cfg.settings.size == 128 and "deepfill" in cfg.inpainter._target_.lower() and cfg.device == "cpu"
     assert Path(REPO / "configs" / "app.yaml").is_file()
+
+
+def test_triplet_overrides_as_documented_compose():
+    cfg = _app_cfg(['triplet_overrides=["builder/reenactor=lia","parser=dml_csr"]', "baseline=copy_target"])
+    assert list(cfg.triplet_overrides) == ["builder/reenactor=lia", "parser=dml_csr"]
+    builder = compose_builder_config(list(cfg.triplet_overrides), "cpu")
+    assert builder.reenactor._target_.endswith("LIAReenactor") and builder.parser._target_.endswith("DMLCSRParser")
+    for text in (REPO / "README.md").read_text(), (REPO / "configs" / "app.yaml").read_text():
+        assert "triplet_overrides=[builder" not in text and "triplet_overrides='[builder" not in text
+
+
+def test_missing_weights_in_a_handler_name_the_file_in_the_page():
+    import gradio as gr
+
+    from reliableswap.app.ui import _user_facing
+    from reliableswap.weights import MissingWeightsError
+
+    def build():
+        try:
+            raise MissingWeightsError("Pretrained weights 'lia_vox256' (LIA) not found at /x/vox.pt.\n  Get it from: LIA")
+        except MissingWeightsError as exc:
+            raise RuntimeError("Error in call to target 'supervision.reenact.lia.LIAReenactor':") from exc
+
+    with pytest.raises(gr.Error) as err:
+        _user_facing(build, "triplet")
+    assert "lia_vox256" in err.value.message and "/x/vox.pt" in err.value.message and "\n" not in err.value.message

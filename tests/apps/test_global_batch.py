@@ -46,6 +46,13 @@ def test_under_srun_lightning_detects_slurm_and_needs_devices_equal_to_tasks_per
     SLURM, and trainer.devices must equal --ntasks-per-node."""
     from lightning_fabric.plugins.environments import SLURMEnvironment
 
+    from lightning_fabric.utilities.rank_zero import rank_zero_only
+    from lightning_utilities.core.rank_zero import rank_zero_only as utilities_rank_zero_only
+
+    # A trainer built as rank 1 sets Lightning's process-wide rank: restore it after this test, or
+    # every later trainer in this session thinks it is not rank 0 and writes no logs.
+    for function in {rank_zero_only, utilities_rank_zero_only}:
+        monkeypatch.setattr(function, "rank", getattr(function, "rank", 0))
     for key, value in SLURM_TASK.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setattr("shutil.which", lambda name: None)  # no srun binary here: skip Lightning's srun hint

@@ -162,6 +162,31 @@ def test_audio_step_says_when_ffmpeg_is_missing(tmp_path, monkeypatch):
     assert "ffmpeg not found" in status and final.read_bytes() == b"frames" and not silent.exists()
 
 
+def _container_seconds(path: Path) -> float:
+    """The ``Duration:`` ffmpeg reads from the container (the longer of its streams)."""
+    import re
+
+    probe = subprocess.run([find_ffmpeg(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
+    h, m, sec = re.search(r"Duration: (\d+):(\d+):([\d.]+)", probe.stderr).groups()
+    return int(h) * 3600 + int(m) * 60 + float(sec)
+
+
+def test_a_video_stopped_by_max_frames_gets_only_its_part_of_the_audio(talking_video, tmp_path):
+    from reliableswap.inference import video_io
+
+    if not find_ffmpeg():
+        pytest.skip("ffmpeg not found (PATH or imageio-ffmpeg)")
+    cap = cv2.VideoCapture(str(talking_video))
+    frames = [cap.read()[1] for _ in range(10)]
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    for cut, expected in ((None, _container_seconds(talking_video)), (10 / fps, 10 / fps)):
+        silent, final = tmp_path / ".clip.video.mp4", tmp_path / f"clip_{cut}.mp4"
+        _write_clip(silent, frames, fps, (frames[0].shape[1], frames[0].shape[0]))
+        status = video_io.mux_audio(silent, talking_video, final, max_seconds=cut)
+        assert status.startswith("copied") and ("cut to the first" in status) == (cut is not None)
+        assert abs(_container_seconds(final) - expected) < 0.15, (cut, _container_seconds(final), expected)
+
+
 def test_source_without_a_face_fails_the_run_with_a_report(tiny_ckpt, scrfd, target_folder, tmp_path):
     from reliableswap.apps.test import run_from_config
 
