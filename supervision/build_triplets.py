@@ -131,6 +131,23 @@ def refuse_output_file(argv: list[str]) -> None:
             raise SystemExit(2)
 
 
+#: flags with which Hydra only prints (help, config, info): nothing is built, nothing is required
+_PRINT_ONLY = ("--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "--resolve", "--shell-completion", "-sc")
+
+
+def refuse_missing_paths(argv: list[str]) -> None:
+    """Exit 2 with one line when ``input=`` or ``output=`` is not on the command line (Hydra would
+    otherwise end in a traceback about ``hydra.run.dir``)."""
+    if any(arg.split("=", 1)[0] in _PRINT_ONLY for arg in argv):
+        return
+    given = {arg.split("=", 1)[0].lstrip("+") for arg in argv if "=" in arg}
+    missing = [key for key in ("input", "output") if key not in given]
+    if missing:
+        print(f"{APP}: error: missing {', '.join(f'{k}=...' for k in missing)}; usage: {APP} input=FACES "
+              f"output=DIR [num_pairs=N] [shard=i/n] ({APP} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 class _ImageCache:
     """Loaded + analysed faces by path (each image is used by several pairs); failures cached too."""
 
@@ -404,6 +421,7 @@ def run() -> None:
     # reenactor=, analyzer=, debug= would otherwise end in a Hydra traceback (or, as +key, be ignored)
     refuse_renamed_keys(APP, RENAMED_KEYS)
     refuse_unquoted_non_ascii(APP)
+    refuse_missing_paths(sys.argv[1:])
     refuse_bad_shards(sys.argv[1:])
     refuse_output_file(sys.argv[1:])  # before Hydra makes its log folder under output=
     register_resolvers()

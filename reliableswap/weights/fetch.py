@@ -276,6 +276,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0 seconds, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m reliableswap.weights",
@@ -286,15 +296,19 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="{list,fetch,verify}")
     commands.add_parser("list", help="every entry: found/missing, expected path, origin (the default)")
     fetch_p = commands.add_parser(
-        "fetch", help="download files with a direct url (resumable, sha256-checked); print manual steps otherwise",
-        description="Download each named file to its expected path: resumable (<path>.part), sha256-checked, "
-                    "moved into place only when it matches. Files without a direct url: manual steps.",
+        "fetch", help="download files with a direct url (resumable, sha256-checked where the registry has one); "
+                      "print manual steps otherwise",
+        description="Download each named file to its expected path: resumable (<path>.part), checked against the "
+                    "registry's sha256 (or sha256 prefix) where one is recorded and moved into place only when it "
+                    "matches. Entries without a recorded checksum are installed unchecked and their sha256 printed "
+                    "(`verify` lists them as unknown). Files without a direct url: manual steps.",
         epilog="Exit status: 0 all in place; 1 an error; 2 usage error; 3 some need the manual steps printed.",
     )
     fetch_p.add_argument("names", nargs="*", metavar="NAME", help="registry names (see `list`)")
     fetch_p.add_argument("--all", action="store_true", help="every registry entry")
     fetch_p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    fetch_p.add_argument("--timeout", type=float, default=60.0, help="network timeout in seconds (default 60)")
+    fetch_p.add_argument("--timeout", type=_positive_seconds, default=60.0,
+                         help="network timeout in seconds (default 60)")
     verify_p = commands.add_parser(
         "verify", help="found/missing and sha256 ok/mismatch/unknown for each file (default: all)",
         description="Check the files present against the registry's sha256.",

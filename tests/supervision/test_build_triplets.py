@@ -239,6 +239,14 @@ def test_an_empty_input_or_an_output_that_is_a_file_stops_in_one_line_with_exit_
     assert a_file.read_text() == "keep me"
 
 
+def test_no_input_or_output_on_the_command_line_is_one_line_with_exit_2(tmp_path):
+    for args, missing in (([], "input=..., output=..."), ([f"output={tmp_path / 'o'}"], "input=...")):
+        proc = subprocess.run([sys.executable, "-m", "supervision.build_triplets", *args], cwd=REPO,
+                              capture_output=True, text=True)
+        assert f"missing {missing}" in _one_line_refusal(proc)
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_sigterm_and_ctrl_c_stop_the_builder_in_one_line_and_the_rerun_finishes(celeba_images, tmp_path, signum, status,
                                                                                 interrupt_when):
