@@ -284,6 +284,7 @@ def test_prefix_check_rejects_another_file(monkeypatch, tmp_path):
     (["verify", "no_such_weight"], "unknown weight"),
     (["frobnicate"], "invalid choice"),
     (["fetch", "--timeout", "soon", "yunet"], "invalid float"),
+    (["fetch", "--timeout", "-1", "yunet"], "must be > 0 seconds"),
 ])
 def test_usage_errors_exit_2_with_one_line(capsys, argv, needle):
     with pytest.raises(SystemExit) as exc:
