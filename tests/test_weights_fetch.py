@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import torch
 
 from reliableswap import paths, weights
 from reliableswap.weights import fetch as weights_fetch
@@ -99,11 +100,12 @@ def server() -> Iterator[FileServer]:
         thread.join(5)
 
 
-def register(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str = "toy", **fields: object) -> Path:
+def register(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str = "toy", suffix: str = ".bin",
+             **fields: object) -> Path:
     """Register a temporary entry whose expected path (env override) is under ``tmp_path``."""
-    entry = weights.WeightEntry(name, f"toy/{name}.bin", "pretrained", "a test server", "toy weights", **fields)
+    entry = weights.WeightEntry(name, f"toy/{name}{suffix}", "pretrained", "a test server", "toy weights", **fields)
     monkeypatch.setitem(weights.REGISTRY, name, entry)
-    target = tmp_path / "weights" / f"{name}.bin"
+    target = tmp_path / "weights" / f"{name}{suffix}"
     monkeypatch.setenv(entry.env_var, str(target))
     return target
 
@@ -208,6 +210,39 @@ def test_unknown_checksum_installs_and_reports_the_digest(server, monkeypatch, t
     code, out, _ = run(capsys, "fetch", "toy", "--no-progress")
     assert code == 0 and target.read_bytes() == PAYLOAD
     assert f"sha256 unknown (not established): {sha(PAYLOAD)}" in out
+
+
+def test_without_a_checksum_an_unreadable_download_is_not_installed(server, monkeypatch, tmp_path, capsys):
+    """No sha256 established: the file must at least read as what its name says (an HTML page saved
+    under a weights name, the usual cloud-drive failure, is refused)."""
+    server.files["w.pth"] = b"<!DOCTYPE html><html><body>Virus scan warning: confirm download</body></html>"
+    target = register(monkeypatch, tmp_path, suffix=".pth", url=server.url("w.pth"))
+    code, _, err = run(capsys, "fetch", "toy", "--no-progress")
+    assert code == 1 and "an HTML page" in err and "nothing installed" in err
+    assert not target.exists() and list(target.parent.iterdir()) == []
+    buffer = io.BytesIO()
+    torch.save({"w": torch.zeros(2, 3)}, buffer)
+    server.files["w.pth"] = buffer.getvalue()
+    code, out, _ = run(capsys, "fetch", "toy", "--no-progress")
+    assert code == 0 and "downloaded" in out and target.is_file()
+
+
+def test_verify_reads_files_without_a_checksum(monkeypatch, tmp_path, capsys):
+    junk = register(monkeypatch, tmp_path, "t_junk", suffix=".pth")
+    junk.parent.mkdir(parents=True, exist_ok=True)
+    junk.write_bytes(b"12345")
+    good = register(monkeypatch, tmp_path, "t_good", suffix=".pth")
+    torch.save({"w": torch.ones(3)}, good)
+    table = register(monkeypatch, tmp_path, "t_json", suffix=".json")
+    table.write_text("{not json")
+    code, out, _ = run(capsys, "verify", "t_junk", "t_good", "t_json")
+    lines = {line.split()[0]: line for line in out.splitlines()}
+    assert "unreadable: not readable as a PyTorch" in lines["t_junk"]
+    assert "unknown (not established), readable" in lines["t_good"]
+    assert "unreadable: not readable as a JSON file" in lines["t_json"]
+    assert code == 1
+    code, out, _ = run(capsys, "fetch", "t_junk")  # present but unreadable: said, not kept as done
+    assert code == 1
 
 
 def test_downloaded_file_respects_the_umask(server, monkeypatch, tmp_path, capsys):

@@ -165,6 +165,53 @@ def _extract_member(archive: Path, member: str, dest: Path) -> None:
         raise FetchError(f"{archive.name} is not a zip archive (damaged download?)") from None
 
 
+_TORCH_SUFFIXES = (".pth", ".pt", ".pkl")
+
+
+def format_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be what its name says (a PyTorch, ONNX, JSON or npz file), or None if it reads.
+
+    The check for files whose sha256 is not established: it catches an HTML page saved under a
+    weights name (a cloud-drive link opened without a browser), a truncated or junk file. PyTorch
+    files are opened as this project's loaders open them (``weights_only=True``, memory-mapped where
+    the format allows); ONNX files are parsed when the ``onnx`` package is installed (else not checked).
+    """
+    with path.open("rb") as handle:
+        head = handle.read(512).lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html")):
+        return "an HTML page, not the file (a download link that needs a browser?)"
+    suffix = path.suffix.lower()
+    try:
+        if suffix in _TORCH_SUFFIXES:
+            import torch
+
+            try:
+                torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError as exc:
+                if "mmap" not in str(exc):
+                    raise
+                torch.load(path, map_location="cpu", weights_only=True)  # legacy (non-zip) format
+        elif suffix == ".onnx":
+            try:
+                import onnx
+            except ImportError:
+                return None
+            onnx.load(str(path), load_external_data=False)
+        elif suffix == ".json":
+            import json
+
+            json.loads(path.read_text())
+        elif suffix == ".npz":
+            import numpy as np
+
+            with np.load(path, allow_pickle=False) as arrays:
+                list(arrays.keys())
+    except Exception as exc:  # noqa: BLE001 - any failure to read is the answer
+        kind = {".onnx": "ONNX", ".json": "JSON", ".npz": "npz"}.get(suffix, "PyTorch (weights_only=True)")
+        return f"not readable as a {kind} file ({type(exc).__name__}): damaged, truncated or another file"
+    return None
+
+
 @dataclass(frozen=True)
 class FetchResult:
     """Outcome of :func:`fetch` for one entry.
@@ -204,6 +251,8 @@ def fetch(entry: weights.WeightEntry, *, progress: bool | None = None, timeout: 
         if matches is False:
             raise FetchError(f"{entry.name}: {path} is present but its sha256 {sha[:12]}... differs from the "
                              f"registry's; move it away and fetch again")
+        if matches is None and (problem := format_problem(path)):
+            raise FetchError(f"{entry.name}: {path} is present but {problem}; move it away and fetch again")
         return FetchResult(entry.name, "present", path, "ok" if matches else "unknown", sha)
     if not entry.url:
         return FetchResult(entry.name, "manual", path, "-")
@@ -219,6 +268,9 @@ def fetch(entry: weights.WeightEntry, *, progress: bool | None = None, timeout: 
             raise ChecksumMismatch(
                 f"{entry.name}: sha256 mismatch for the download from {entry.url} (got {sha}, expected "
                 f"{entry.sha256 or entry.sha256_prefix + '...'}); removed it, nothing installed at {path}")
+        if matches is None and (problem := format_problem(candidate)):  # no checksum: at least it must read
+            raise ChecksumMismatch(f"{entry.name}: the download from {entry.url} is {problem}; removed it, "
+                                   f"nothing installed at {path}")
         os.replace(candidate, path)
     except FetchError:
         for leftover in {part, candidate}:
@@ -243,7 +295,8 @@ def manual_steps(entry: weights.WeightEntry) -> str:
 
 @dataclass(frozen=True)
 class VerifyResult:
-    """``found``: the file exists; ``checksum``: ``ok``, ``mismatch``, ``unknown (not established)``
+    """``found``: the file exists; ``checksum``: ``ok``, ``mismatch``, ``unknown (not established), readable``
+    (no sha256 to compare, but the file reads as its kind: :func:`format_problem`), ``unreadable: ...``
     or ``-`` (missing)."""
 
     name: str
@@ -261,7 +314,8 @@ def verify_entry(entry: weights.WeightEntry) -> VerifyResult:
     sha = weights.file_sha256(path)
     matches = entry.digest_matches(sha)
     if matches is None:
-        checksum = "unknown (not established)"
+        problem = format_problem(path)
+        checksum = "unknown (not established), readable" if problem is None else f"unreadable: {problem}"
     elif entry.sha256:
         checksum = "ok" if matches else "mismatch"
     else:
@@ -355,8 +409,8 @@ def _run_verify(entries: Sequence[weights.WeightEntry]) -> int:
     for entry in entries:
         result = verify_entry(entry)
         state = "found  " if result.found else "missing"
-        print(f"{entry.name:28s} {state} sha256 {result.checksum:28s} {result.path}")
-        mismatches += result.checksum.startswith("mismatch")
+        print(f"{entry.name:28s} {state} sha256 {result.checksum:36s} {result.path}")
+        mismatches += result.checksum.startswith(("mismatch", "unreadable"))
     return EXIT_ERROR if mismatches else EXIT_OK
 
 
