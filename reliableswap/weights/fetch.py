@@ -256,9 +256,16 @@ def fetch(entry: weights.WeightEntry, *, progress: bool | None = None, timeout: 
         return FetchResult(entry.name, "present", path, "ok" if matches else "unknown", sha)
     if not entry.url:
         return FetchResult(entry.name, "manual", path, "-")
+    created = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
     part, candidate = _partial_paths(entry, path)
-    stats = download_to_part(entry.url, part, progress=progress, timeout=timeout, desc=entry.name)
+    try:
+        stats = download_to_part(entry.url, part, progress=progress, timeout=timeout, desc=entry.name)
+    except DownloadInterrupted:
+        raise  # the .part stays (and its folder) for the next run to resume
+    except FetchError:
+        _remove_empty(created)
+        raise
     try:
         if entry.archive_member:
             _extract_member(part, entry.archive_member, candidate)
@@ -275,9 +282,19 @@ def fetch(entry: weights.WeightEntry, *, progress: bool | None = None, timeout: 
     except FetchError:
         for leftover in {part, candidate}:
             leftover.unlink(missing_ok=True)
+        _remove_empty(created)
         raise
     part.unlink(missing_ok=True)  # the archive, once its member is installed
     return FetchResult(entry.name, "downloaded", path, "ok" if matches else "unknown", sha, stats)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders a failed fetch created (deepest first), where they are still empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (another file arrived), or already gone
+            return
 
 
 def manual_steps(entry: weights.WeightEntry) -> str:
