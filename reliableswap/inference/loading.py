@@ -132,13 +132,19 @@ def _load_reliableswap(checkpoint: Mapping[str, Any], path: Path, device: torch.
     cfg = checkpoint["reliableswap_config"]
     check_stored_config(cfg, source=str(path))  # before anything is imported or built
     state = checkpoint["state_dict"]
-    identity = _build_identity(cfg["identity"])
+    identity_state = _sub_state(state, "identity.")
+    if identity_state:
+        identity = _build_identity(cfg["identity"])
+    else:  # an export without the frozen encoder (assets/demo_reference.pt): its own registered file
+        identity = hydra.utils.instantiate(dict(cfg["identity"]))
+        log.info("%s carries no identity.* weights: the identity encoder is loaded from its own pretrained file", path)
     gen_node = dict(cfg["model"]["generator"])
     gen_node.pop("_partial_", None)
     generator = hydra.utils.instantiate(gen_node, id_dim=int(identity.embedding_dim))
     # Strict for the two parts inference needs; discriminator / loss keys are training-only.
     load_into(generator, _sub_state(state, "generator."), source=f"{path} [generator.*]")
-    load_into(identity, _sub_state(state, "identity."), source=f"{path} [identity.*]")
+    if identity_state:
+        load_into(identity, identity_state, source=f"{path} [identity.*]")
     size = int(cfg.get("data", {}).get("size") or getattr(generator, "size"))
     swapper = CheckpointSwapper(generator, identity, size=size, name=path.stem).to(device)
     log.info("loaded %s: generator %s at %dx%d, identity %s (%d-d), step %s, on %s",

@@ -273,8 +273,9 @@ REGISTRY: dict[str, WeightEntry] = {
             "(experiment=cpu_study_cycle, seed 42, step 6000), exported with `python "
             "scripts/export_reference.py outputs/cpu_study/runs/cycle_seed42/checkpoints/step_0006000.ckpt "
             "assets/demo_reference.pt`; see docs/results/cpu_study.md",
-            "AEI-Net (width 0.125, 128x128, MobileFaceNet identity) + PatchGAN, float16, for experiment=demo",
-            sha256="ace12f047ab3a251dc3524b03f99cb0ce127f1b19be7bed9b3082c221bfdf9f1",
+            "AEI-Net (width 0.125, 128x128, MobileFaceNet identity) + PatchGAN, float16, with its config: "
+            "experiment=demo starts from it; test.py and the web demo swap with it (ckpt=assets/demo_reference.pt)",
+            sha256="fcad1079dfad247e98e5a6bac6a65f370c492ba39e08dfcbcbc1c55a7ae0fb00",
         ),
         WeightEntry(
             "face_parser_unet", "assets/face_parser_unet.pt", "repo",

@@ -100,3 +100,20 @@ def test_unreadable_checkpoint_is_one_line_without_torch_advice(tmp_path, kind):
     assert "\n" not in msg and "weights_only=False" not in msg and "weights_only` set to `False" not in msg
     if kind == "other_width":  # one summary, with an example of the mismatch, not one line per tensor
         assert "e.g. " in msg and "file (" in msg and len(msg) < 1200
+
+
+def test_the_shipped_reference_swaps_as_it_is(shared_weight):
+    """assets/demo_reference.pt carries its config but not the frozen identity encoder: the encoder
+    comes from its own registered file, and the file works as ckpt= before any training."""
+    import torch
+
+    from reliableswap import weights
+    from reliableswap.inference.loading import load_swapper
+
+    shared_weight("recognition/mobilefacenet_arcface.pt")
+    swapper = load_swapper(weights.verify("demo_reference"), "cpu")
+    assert swapper.size == 128
+    faces = torch.rand(2, 3, 128, 128) * 2 - 1
+    out = swapper.swap(faces[:1].expand(2, -1, -1, -1), faces)
+    assert out.shape == (2, 3, 128, 128) and torch.isfinite(out).all()
+    assert (out[0] - faces[0]).abs().mean() > 0.01  # a generator ran: not the target back
