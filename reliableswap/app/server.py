@@ -25,7 +25,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from reliableswap import paths
-from reliableswap.apps.interrupt import Terminated, exit_status, sigterm_raises
+from reliableswap.apps.interrupt import Terminated, exit_status
 from reliableswap.app.service import SwapService, TripletService, UploadLimits
 from reliableswap.inference.images import SwapPipeline, SwapSettings
 from reliableswap.inference.loading import build_swapper
@@ -98,8 +98,25 @@ def check_server_options(cfg: DictConfig) -> None:
         except OSError as exc:
             raise AppUsageError(f"cannot listen on {cfg.host}:{port} ({exc.strerror or exc}); "
                                 "choose another port= or stop what uses it") from None
+    for key, cast, low in (("max_upload_mb", float, 0.0), ("max_video_frames", int, 0)):
+        try:
+            value = cast(cfg[key])
+        except (TypeError, ValueError):
+            raise AppUsageError(f"{key}={cfg[key]} is not a number") from None
+        if not value > low:
+            raise AppUsageError(f"{key}={cfg[key]} must be > 0")
     if str(cfg.device).startswith("cuda") and not torch.cuda.is_available():
         raise AppUsageError(f"device={cfg.device} but this machine has no CUDA device; use device=cpu or device=auto")
+
+
+def _swapper_note(cfg: DictConfig) -> str | None:
+    """What the page should say about the swapper's quality, where this project knows it."""
+    if cfg.get("ckpt") and Path(str(cfg.ckpt)).name == "demo_reference.pt":
+        return ("This is the shipped CPU reference (128 px, trained 6,000 steps on 2 CPU cores): it swaps identity, "
+                "but expect checkerboard texture and colour patches (README, *Reference checkpoint*).")
+    if cfg.get("baseline") is not None:
+        return "A sanity baseline, not a model: it copies a face, it does not swap one."
+    return None
 
 
 def serve(cfg: DictConfig) -> int:
@@ -121,24 +138,32 @@ def serve(cfg: DictConfig) -> int:
     if cfg.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("host=%s: the demo is reachable from other machines on that interface", cfg.host)
     blocks = None
+    stop_signal = signal.SIGINT
+
+    def _stop(signum: int, _frame: object) -> None:
+        raise Terminated(signum)
+
+    previous = signal.signal(signal.SIGTERM, _stop)  # SIGTERM stops it as Ctrl-C does (cleanup below)
     try:
         swap, triplet, name = build_services(cfg, workdir / "requests")
         swap_examples, triplet_examples = example_pairs(paths.data_dir() / "wild") if cfg.examples else ([], [])
-        blocks = build_blocks(swap, triplet, name, swap_examples, triplet_examples)
+        blocks = build_blocks(swap, triplet, name, swap_examples, triplet_examples, note=_swapper_note(cfg))
         blocks.queue(default_concurrency_limit=1)  # one request at a time on the model (both tabs share it)
-        with sigterm_raises():
-            try:
-                blocks.launch(server_name=str(cfg.host), server_port=int(cfg.port), share=bool(cfg.share),
-                              max_file_size=int(float(cfg.max_upload_mb) * 2**20), allowed_paths=[str(workdir)],
-                              show_error=True, quiet=False, ssr_mode=False, prevent_thread_lock=True)
-                log.info("web demo (swapper %s) on http://%s:%d; stop with Ctrl-C", name, cfg.host, int(cfg.port))
-                while True:
-                    time.sleep(0.5)
-            except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM through sigterm_raises
-                signum = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
-                log.info("stopping (%s); removing this server's uploads and results", signal.Signals(signum).name)
-                return exit_status(signum)
+        blocks.launch(server_name=str(cfg.host), server_port=int(cfg.port), share=bool(cfg.share),
+                      max_file_size=int(float(cfg.max_upload_mb) * 2**20), allowed_paths=[str(workdir)],
+                      show_error=True, quiet=False, ssr_mode=False, prevent_thread_lock=True)
+        log.info("web demo (swapper %s) on http://%s:%d; stop with Ctrl-C", name, cfg.host, int(cfg.port))
+        while True:
+            time.sleep(0.5)
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM through _stop
+        stop_signal = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
+        return exit_status(stop_signal)
     finally:
+        # a repeated signal (timeout, scancel and systemd send more than one) must not cut the cleanup short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        log.info("stopping; removing this server's uploads and results")
         if blocks is not None:
             blocks.close()
         shutil.rmtree(workdir, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)

@@ -75,7 +75,8 @@ def check_upload(path: str | Path | None, what: str, limits: UploadLimits, kinds
     try:
         read_rgb(file)  # sniffs the content whatever the suffix; refuses decompression bombs
     except ImageReadError as exc:
-        videos = f"; a video must be one of {' '.join(VIDEO_SUFFIXES)}" if "video" in kinds else ""
+        unknown_suffix = file.suffix.lower() not in IMAGE_SUFFIXES
+        videos = f"; a video must be one of {' '.join(VIDEO_SUFFIXES)}" if "video" in kinds and unknown_suffix else ""
         raise DemoInputError(f"{what}: {exc.reason}{videos}") from None
     return file
 

@@ -60,14 +60,21 @@ def _user_facing(call: Callable[[], T], what: str) -> T:
 
 
 def build_blocks(swap: SwapService, triplet: TripletService | None, swapper_name: str,
-                 examples: Sequence[tuple[str, str]] = (), triplet_examples: Sequence[tuple[str, str]] = ()) -> gr.Blocks:
-    """The page. ``examples``: (source, target) paths offered as one-click inputs (may be empty)."""
+                 examples: Sequence[tuple[str, str]] = (), triplet_examples: Sequence[tuple[str, str]] = (),
+                 note: str | None = None) -> gr.Blocks:
+    """The page. ``examples``: (source, target) paths offered as one-click inputs (may be empty);
+    ``note``: what to expect of this swapper's quality, shown under its name."""
 
     def preview(upload: str | None) -> str | None:
-        """The upload itself when it is an image within the limits (None for a video or nothing)."""
+        """The upload itself when it is an image within the limits (None for a video or nothing); a
+        bad upload is a warning here and the error of the button that would use it."""
         if not upload or kind_of(Path(upload)) == "video":
             return None
-        return str(_user_facing(lambda: check_upload(upload, Path(upload).name, swap.limits), "preview"))
+        try:
+            return str(check_upload(upload, Path(upload).name, swap.limits))
+        except DemoInputError as exc:
+            gr.Warning(str(exc))
+            return None
 
     def do_swap(source: str | None, target: str | None, faces: str,
                 progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[Any, Any, str]:
@@ -91,7 +98,7 @@ def build_blocks(swap: SwapService, triplet: TripletService | None, swapper_name
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(1800, 3600)) as blocks:
         gr.Markdown(INTRO)
         gr.Markdown(f"Swapper: `{swapper_name}` · limit {swap.limits.max_bytes / 2**20:.0f} MB per upload, "
-                    f"videos cut to {swap.limits.max_video_frames} frames")
+                    f"videos cut to {swap.limits.max_video_frames} frames" + (f"  \n*{note}*" if note else ""))
         with gr.Tab("Swap", id="swap"):
             with gr.Row():
                 with gr.Column():
