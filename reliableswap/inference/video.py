@@ -295,7 +295,7 @@ def swap_video(pipeline: Any, path: Path, out_path: Path, smoothing: FilterKind 
         return _fail(item, str(exc), str(path))
     item.fps, item.width, item.height = reader.fps, reader.width, reader.height
     out_fps = plan_output_fps(reader.fps, reader.scan(max_frames))
-    writer = FrameWriter(out_path, out_fps, reader.width, reader.height)
+    writer = FrameWriter(out_path, out_fps, reader.width, reader.height, sar=reader.sar)
     if not writer.is_open():
         reader.release()
         return _fail(item, f"cannot open a video writer for {out_path}", "")

@@ -172,6 +172,9 @@ class VideoReader:
             fps = 25.0
         self.fps = float(fps)
         self.height, self.width = (int(v) for v in first.shape[:2])
+        num, den = (int(self._cap.get(prop) or 0) for prop in (cv2.CAP_PROP_SAR_NUM, cv2.CAP_PROP_SAR_DEN))
+        #: sample (pixel) aspect ratio when it is not square, e.g. (46, 45); kept by the ffmpeg writer
+        self.sar: tuple[int, int] | None = (num, den) if num > 0 and den > 0 and num != den else None
         self._t_first = float(self._cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0)
         self._first: np.ndarray | None = first
         self.timestamps_ok = True
@@ -213,14 +216,18 @@ class VideoReader:
 class _FfmpegEncoder:
     """Raw RGB frames piped into ``ffmpeg ... libx264``; keeps odd sizes (``yuv444p``)."""
 
-    def __init__(self, ffmpeg: str, path: Path, fps: float, width: int, height: int) -> None:
+    def __init__(self, ffmpeg: str, path: Path, fps: float, width: int, height: int,
+                 sar: tuple[int, int] | None = None) -> None:
         self.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
         self.codec = f"h264 (ffmpeg libx264, crf 18, {self.pix_fmt})"
         self.size = (width, height)
         rate = str(Fraction(fps).limit_denominator(100000))
         faststart = ["-movflags", "+faststart"] if path.suffix.lower() in (".mp4", ".mov", ".m4v") else []
         cmd = [ffmpeg, "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
-               "-framerate", rate, "-i", "-", "-an", *H264_OPTIONS, "-pix_fmt", self.pix_fmt, *faststart, str(path)]
+               "-framerate", rate, "-i", "-", "-an", *H264_OPTIONS, "-pix_fmt", self.pix_fmt, *faststart]
+        if sar is not None:  # non-square pixels: the player must stretch them as it did the input's
+            cmd += ["-vf", f"setsar={sar[0]}/{sar[1]}"]
+        cmd.append(str(path))
         self._stderr = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr)
 
@@ -290,7 +297,8 @@ class FrameWriter:
     ``codec``, ``size`` (the written width, height) and ``warnings`` go into the report.
     """
 
-    def __init__(self, out_path: Path, fps: float, width: int, height: int) -> None:
+    def __init__(self, out_path: Path, fps: float, width: int, height: int,
+                 sar: tuple[int, int] | None = None) -> None:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         self.out_path, self.fps = out_path, float(fps)
         self.silent = out_path.with_name(f".{out_path.stem}.video{out_path.suffix}")
@@ -298,12 +306,15 @@ class FrameWriter:
         ffmpeg = find_ffmpeg()
         self._encoder: _FfmpegEncoder | _OpenCvEncoder
         if ffmpeg is not None and _has_libx264(ffmpeg):
-            self._encoder = _FfmpegEncoder(ffmpeg, self.silent, self.fps, width, height)
+            self._encoder = _FfmpegEncoder(ffmpeg, self.silent, self.fps, width, height, sar=sar)
             if self._encoder.pix_fmt == "yuv444p":
                 self.warnings.append(f"odd size {width}x{height} kept with H.264 4:4:4 (yuv444p); "
                                      "some players (browsers, QuickTime) cannot play it")
         else:
             self._encoder = _OpenCvEncoder(self.silent, self.fps, width, height)
+            if sar is not None:
+                self.warnings.append(f"sample aspect ratio {sar[0]}:{sar[1]} not kept (OpenCV's encoder writes square "
+                                     "pixels): install ffmpeg to keep it")
             if not self._encoder.codec.startswith("h264"):
                 self.warnings.append(f"written as {self._encoder.codec}: no ffmpeg with libx264 found "
                                      "(install ffmpeg or `pip install imageio-ffmpeg` for H.264)")

@@ -130,6 +130,11 @@ def short_talking_video(tmp_path_factory, talking_video) -> Path:
     return out
 
 
+def _sar(path: Path) -> tuple[int, int]:
+    cap = cv2.VideoCapture(str(path))
+    return int(cap.get(cv2.CAP_PROP_SAR_NUM)), int(cap.get(cv2.CAP_PROP_SAR_DEN))
+
+
 def test_video_keeps_frames_fps_size_and_audio(tiny_ckpt, wild, scrfd, short_talking_video, tmp_path):
     from reliableswap.apps.test import run_from_config
 
@@ -145,6 +150,7 @@ def test_video_keeps_frames_fps_size_and_audio(tiny_ckpt, wild, scrfd, short_tal
     assert item["frames_in"] == item["frames_out"] == src[0]
     assert (item["output_width"], item["output_height"]) == src[2:]
     if find_ffmpeg():
+        assert _sar(out) == _sar(short_talking_video) == (46, 45)  # non-square pixels kept
         assert item["audio"] == "copied" and item["codec"].startswith("h264")
         probe = subprocess.run([find_ffmpeg(), "-hide_banner", "-i", str(out)], capture_output=True, text=True)
         assert "Audio:" in probe.stderr and "Video: h264" in probe.stderr
