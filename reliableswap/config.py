@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
+from typing import TypeVar
 
 from omegaconf import OmegaConf
 
@@ -99,3 +100,20 @@ def refuse_null_groups(app: str, groups: Sequence[str], argv: Sequence[str] | No
             print(f"{app}: error: {override}: write '~{key.lstrip('+')}' to go without the {key.lstrip('+')} group "
                   f"({app} --help)", file=sys.stderr)
             raise SystemExit(2)
+
+
+E = TypeVar("E", bound=BaseException)
+
+
+def find_cause(exc: BaseException, kinds: type[E] | tuple[type[E], ...]) -> E | None:
+    """The first exception of ``kinds`` in ``exc``'s chain (``exc``, its cause, its context, ...), or None.
+
+    Hydra wraps what a ``_target_`` raises (``InstantiationException``), so an entry point that
+    turns a known error into one line must look behind the wrapper.
+    """
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kinds):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None

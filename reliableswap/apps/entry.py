@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from reliableswap.paths import REPO_ROOT
 from reliableswap.apps.interrupt import exit_on_interrupt, exit_status
 from reliableswap.config import (
+    find_cause,
     refuse_null_groups,
     refuse_renamed_keys,
     refuse_unquoted_non_ascii,
@@ -69,13 +70,11 @@ def _missing_value(exc: BaseException) -> str | None:
     """``"missing data.root"`` when ``exc`` (or what it wraps) is OmegaConf's unset ``???`` key."""
     from omegaconf.errors import MissingMandatoryValue
 
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, MissingMandatoryValue):
-            key = getattr(seen, "full_key", None)
-            return f"missing {key}" if key else str(seen).splitlines()[0]
-        seen = seen.__cause__ or seen.__context__
-    return None
+    missing = find_cause(exc, MissingMandatoryValue)
+    if missing is None:
+        return None
+    key = getattr(missing, "full_key", None)
+    return f"missing {key}" if key else str(missing).splitlines()[0]
 
 
 @hydra.main(version_base="1.3", config_path=CONFIGS, config_name="test")

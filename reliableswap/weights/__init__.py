@@ -19,6 +19,7 @@ from typing import Any, Literal
 import torch
 
 from reliableswap import paths
+from reliableswap.config import find_cause
 
 log = logging.getLogger(__name__)
 
@@ -353,12 +354,7 @@ class ChecksumError(ValueError):
 
 def weights_error_in(exc: BaseException) -> BaseException | None:
     """The :class:`MissingWeightsError` / :class:`ChecksumError` behind ``exc`` (Hydra wraps them), if any."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, (MissingWeightsError, ChecksumError)):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
+    return find_cause(exc, (MissingWeightsError, ChecksumError))
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
