@@ -18,14 +18,14 @@ import socket
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
 from reliableswap import paths
-from reliableswap.apps.interrupt import Terminated, exit_status
+from reliableswap.apps.interrupt import Terminated, exit_status, sigterm_raises
+from reliableswap.apps.test import baseline_node
 from reliableswap.app.service import SwapService, TripletService, UploadLimits
 from reliableswap.inference.images import SwapPipeline, SwapSettings
 from reliableswap.inference.loading import build_swapper
@@ -50,16 +50,11 @@ def compose_builder_config(overrides: list[str], device: str) -> DictConfig:
         return compose(config_name="build_triplets", overrides=args)
 
 
-def _baseline_node(cfg: DictConfig) -> dict[str, Any] | None:
-    node = cfg.get("baseline")
-    return OmegaConf.to_container(node, resolve=True) if node is not None else None
-
-
 def build_services(cfg: DictConfig, workdir: Path) -> tuple[SwapService, TripletService | None, str]:
     """(swap service, triplet service or None, swapper name) of ``cfg``; :class:`AppUsageError` for a bad choice."""
     device = resolve_device(cfg.device)
     try:
-        swapper = build_swapper(cfg.get("ckpt"), _baseline_node(cfg), device)
+        swapper = build_swapper(cfg.get("ckpt"), baseline_node(cfg), device)
     except (ValueError, FileNotFoundError) as exc:
         raise AppUsageError(str(exc).splitlines()[0]) from None
     parser = hydra.utils.instantiate(cfg.parser) if cfg.get("parser") is not None else None
@@ -138,32 +133,27 @@ def serve(cfg: DictConfig) -> int:
     if cfg.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("host=%s: the demo is reachable from other machines on that interface", cfg.host)
     blocks = None
-    stop_signal = signal.SIGINT
-
-    def _stop(signum: int, _frame: object) -> None:
-        raise Terminated(signum)
-
-    previous = signal.signal(signal.SIGTERM, _stop)  # SIGTERM stops it as Ctrl-C does (cleanup below)
-    try:
-        swap, triplet, name = build_services(cfg, workdir / "requests")
-        swap_examples, triplet_examples = example_pairs(paths.data_dir() / "wild") if cfg.examples else ([], [])
-        blocks = build_blocks(swap, triplet, name, swap_examples, triplet_examples, note=_swapper_note(cfg))
-        blocks.queue(default_concurrency_limit=1)  # one request at a time on the model (both tabs share it)
-        blocks.launch(server_name=str(cfg.host), server_port=int(cfg.port), share=bool(cfg.share),
-                      max_file_size=int(float(cfg.max_upload_mb) * 2**20), allowed_paths=[str(workdir)],
-                      show_error=True, quiet=False, ssr_mode=False, prevent_thread_lock=True)
-        log.info("web demo (swapper %s) on http://%s:%d; stop with Ctrl-C", name, cfg.host, int(cfg.port))
-        while True:
-            time.sleep(0.5)
-    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM through _stop
-        stop_signal = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
-        return exit_status(stop_signal)
-    finally:
-        # a repeated signal (timeout, scancel and systemd send more than one) must not cut the cleanup short
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        log.info("stopping; removing this server's uploads and results")
-        if blocks is not None:
-            blocks.close()
-        shutil.rmtree(workdir, ignore_errors=True)
-        signal.signal(signal.SIGTERM, previous)
+    previous_sigint = signal.getsignal(signal.SIGINT)
+    with sigterm_raises():  # SIGTERM stops it as Ctrl-C does (cleanup below)
+        try:
+            swap, triplet, name = build_services(cfg, workdir / "requests")
+            swap_examples, triplet_examples = example_pairs(paths.data_dir() / "wild") if cfg.examples else ([], [])
+            blocks = build_blocks(swap, triplet, name, swap_examples, triplet_examples, note=_swapper_note(cfg))
+            blocks.queue(default_concurrency_limit=1)  # one request at a time on the model (both tabs share it)
+            blocks.launch(server_name=str(cfg.host), server_port=int(cfg.port), share=bool(cfg.share),
+                          max_file_size=swap.limits.max_bytes, allowed_paths=[str(workdir)],
+                          show_error=True, quiet=False, ssr_mode=False, prevent_thread_lock=True)
+            log.info("web demo (swapper %s) on http://%s:%d; stop with Ctrl-C", name, cfg.host, int(cfg.port))
+            while True:
+                time.sleep(0.5)
+        except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM through sigterm_raises
+            return exit_status(signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT)
+        finally:
+            # a repeated signal (timeout, scancel and systemd send more than one) must not cut the cleanup short
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            log.info("stopping; removing this server's uploads and results")
+            if blocks is not None:
+                blocks.close()
+            shutil.rmtree(workdir, ignore_errors=True)
+            signal.signal(signal.SIGINT, previous_sigint)

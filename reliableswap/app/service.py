@@ -26,16 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from reliableswap.inference.images import SwapPipeline, kind_of, run_inference, settings_dict
+from reliableswap.inference.images import VIDEO_SUFFIXES, SwapPipeline, kind_of, run_inference, settings_dict
 from reliableswap.inference.report import RunReport
-from reliableswap.io.images import ImageReadError, read_rgb
+from reliableswap.io.images import IMAGE_SUFFIXES, ImageReadError, read_rgb
 
 log = logging.getLogger(__name__)
 
 FACES_CHOICES = ("largest", "all")
-#: what the upload widgets offer: the image formats :func:`read_rgb` decodes, the videos OpenCV reads
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
 #: request folders older than this are removed when a new request comes (results are in the page by then)
 KEEP_RESULTS_S = 3600.0
 
@@ -76,7 +73,7 @@ def check_upload(path: str | Path | None, what: str, limits: UploadLimits, kinds
         read_rgb(file)  # sniffs the content whatever the suffix; refuses decompression bombs
     except ImageReadError as exc:
         unknown_suffix = file.suffix.lower() not in IMAGE_SUFFIXES
-        videos = f"; a video must be one of {' '.join(VIDEO_SUFFIXES)}" if "video" in kinds and unknown_suffix else ""
+        videos = f"; a video must be one of {' '.join(sorted(VIDEO_SUFFIXES))}" if "video" in kinds and unknown_suffix else ""
         raise DemoInputError(f"{what}: {exc.reason}{videos}") from None
     return file
 

@@ -16,16 +16,9 @@ from typing import Any, TypeVar
 
 import gradio as gr
 
-from reliableswap.app.service import (
-    FACES_CHOICES,
-    IMAGE_SUFFIXES,
-    VIDEO_SUFFIXES,
-    DemoInputError,
-    SwapService,
-    TripletService,
-    check_upload,
-)
-from reliableswap.inference.images import kind_of
+from reliableswap.app.service import FACES_CHOICES, DemoInputError, SwapService, TripletService, check_upload
+from reliableswap.inference.images import VIDEO_SUFFIXES, kind_of
+from reliableswap.io.images import IMAGE_SUFFIXES
 from reliableswap.weights import weights_error_in
 
 log = logging.getLogger(__name__)
@@ -33,7 +26,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TITLE = "reliableswap web demo"
-IMAGE_TYPES, VIDEO_TYPES = IMAGE_SUFFIXES, VIDEO_SUFFIXES
+#: what the upload widgets offer: the image formats the reader decodes, the videos OpenCV reads
+IMAGE_TYPES, VIDEO_TYPES = sorted(IMAGE_SUFFIXES), sorted(VIDEO_SUFFIXES)
 PREVIEW_PX = 220
 RESULT_PX = 420
 REPORT_LINES = 24
@@ -76,6 +70,14 @@ def build_blocks(swap: SwapService, triplet: TripletService | None, swapper_name
             gr.Warning(str(exc))
             return None
 
+    def upload_with_preview(label: str, preview_label: str, types: list[str], elem_id: str) -> gr.File:
+        """An upload box (``elem_id``) over an image preview of what was uploaded (in its own column)."""
+        with gr.Column():
+            upload = gr.File(label=label, file_types=types, elem_id=elem_id)
+            view = gr.Image(label=preview_label, interactive=False, height=PREVIEW_PX)
+        upload.change(preview, upload, view, api_name=False)
+        return upload
+
     def do_swap(source: str | None, target: str | None, faces: str,
                 progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[Any, Any, str]:
         progress(0.0, desc="detecting faces")
@@ -101,13 +103,9 @@ def build_blocks(swap: SwapService, triplet: TripletService | None, swapper_name
                     f"videos cut to {swap.limits.max_video_frames} frames" + (f"  \n*{note}*" if note else ""))
         with gr.Tab("Swap", id="swap"):
             with gr.Row():
-                with gr.Column():
-                    source = gr.File(label="Source photo (identity)", file_types=list(IMAGE_TYPES), elem_id="source")
-                    source_view = gr.Image(label="Source", interactive=False, height=PREVIEW_PX)
-                with gr.Column():
-                    target = gr.File(label="Target photo or short video", file_types=[*IMAGE_TYPES, *VIDEO_TYPES],
-                                     elem_id="target")
-                    target_view = gr.Image(label="Target", interactive=False, height=PREVIEW_PX)
+                source = upload_with_preview("Source photo (identity)", "Source", IMAGE_TYPES, "source")
+                target = upload_with_preview("Target photo or short video", "Target", IMAGE_TYPES + VIDEO_TYPES,
+                                             "target")
             faces = gr.Radio(list(FACES_CHOICES), value="largest", label="Faces to replace in the target",
                              elem_id="faces")
             run = gr.Button("Swap", variant="primary", elem_id="swap_button")
@@ -117,20 +115,14 @@ def build_blocks(swap: SwapService, triplet: TripletService | None, swapper_name
                                         height=RESULT_PX)
             report = gr.Code(label="Run report (faces found and swapped; per frame for a video)", language="json",
                              elem_id="report", max_lines=REPORT_LINES)
-            source.change(preview, source, source_view, api_name=False)
-            target.change(preview, target, target_view, api_name=False)
             run.click(do_swap, [source, target, faces], [result_image, result_video, report], api_name="swap",
                       concurrency_id="model")
             if examples:
                 gr.Examples([list(e) for e in examples], [source, target], label="Example photos")
         with gr.Tab("Triplet", id="triplet"):
             with gr.Row():
-                with gr.Column():
-                    photo_a = gr.File(label="Photo A", file_types=list(IMAGE_TYPES), elem_id="photo_a")
-                    a_view = gr.Image(label="A", interactive=False, height=PREVIEW_PX)
-                with gr.Column():
-                    photo_b = gr.File(label="Photo B", file_types=list(IMAGE_TYPES), elem_id="photo_b")
-                    b_view = gr.Image(label="B", interactive=False, height=PREVIEW_PX)
+                photo_a = upload_with_preview("Photo A", "A", IMAGE_TYPES, "photo_a")
+                photo_b = upload_with_preview("Photo B", "B", IMAGE_TYPES, "photo_b")
             build = gr.Button("Build triplet", variant="primary", elem_id="triplet_button")
             sheet = gr.Image(label="Stages (rows AB, BA): A, B, A', parser labels, blend mask, ..., result",
                              elem_id="sheet", interactive=False)
@@ -138,8 +130,6 @@ def build_blocks(swap: SwapService, triplet: TripletService | None, swapper_name
                 ab = gr.Image(label="AB (A's identity in B)", elem_id="ab", interactive=False)
                 ba = gr.Image(label="BA (B's identity in A)", elem_id="ba", interactive=False)
             verdict = gr.Code(label="Quality filter", language="json", elem_id="verdict", max_lines=REPORT_LINES)
-            photo_a.change(preview, photo_a, a_view, api_name=False)
-            photo_b.change(preview, photo_b, b_view, api_name=False)
             build.click(do_triplet, [photo_a, photo_b], [sheet, ab, ba, verdict], api_name="triplet",
                         concurrency_id="model")
             if triplet_examples:

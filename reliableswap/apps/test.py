@@ -46,7 +46,8 @@ def _logged_settings(cfg: Any) -> SwapSettings:
                         feather=float(cfg.feather), mask_scale=float(cfg.mask_scale), min_face=float(cfg.min_face))
 
 
-def _baseline_node(cfg: Any) -> dict[str, Any] | None:
+def baseline_node(cfg: Any) -> dict[str, Any] | None:
+    """The ``baseline=`` node as a plain dict (for :func:`build_swapper`), or None when no baseline is chosen."""
     node = cfg.get("baseline")
     return OmegaConf.to_container(node, resolve=True) if node is not None else None
 
@@ -58,7 +59,7 @@ class UsageError(Exception):
 def _swapper(cfg: Any, device: Any) -> Any:
     """The swapper of ``ckpt=`` or ``baseline=``; :class:`UsageError` for a wrong choice or a missing file."""
     try:
-        return build_swapper(cfg.get("ckpt"), _baseline_node(cfg), device)
+        return build_swapper(cfg.get("ckpt"), baseline_node(cfg), device)
     except (ValueError, FileNotFoundError) as exc:
         raise UsageError(str(exc).splitlines()[0]) from exc
 

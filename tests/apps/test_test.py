@@ -221,12 +221,12 @@ def test_eval_is_dispatched_to_the_evaluation_runner(tiny_ckpt, tmp_path, monkey
 def test_baseline_group_builds_a_swapper_and_model_is_not_a_test_group(tmp_path):
     from hydra.errors import ConfigCompositionException
 
-    from reliableswap.apps.test import _baseline_node
+    from reliableswap.apps.test import baseline_node
     from reliableswap.evaluation.baselines import CopyTarget
     from reliableswap.inference.loading import build_swapper
 
     cfg = _compose(["baseline=copy_target", f"output={tmp_path}", "device=cpu"])
-    swapper = build_swapper(cfg.get("ckpt"), _baseline_node(cfg), cfg.device)
+    swapper = build_swapper(cfg.get("ckpt"), baseline_node(cfg), cfg.device)
     assert isinstance(swapper, CopyTarget) and swapper.name == "copy_target"
     with pytest.raises(ConfigCompositionException):
         _compose(["model=copy_target"])
