@@ -128,7 +128,7 @@ class SwapService:
         item = report.inputs[0] if report.inputs else None
         if item is None or item.status == "error":
             raise DemoInputError(f"target: {_first_line(item.error if item else 'nothing was processed')}")
-        report.elapsed_s = round(time.time() - report.started, 3)
+        report.stop_clock()
         message = None
         if item.status == "passthrough":
             message = "no face found in the target: it is shown unchanged"

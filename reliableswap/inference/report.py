@@ -121,6 +121,11 @@ class RunReport:
         considered = [i for i in self.inputs if i.status != "skipped"]
         return not considered or any(i.status != "error" for i in considered)
 
+    def stop_clock(self) -> float:
+        """Set and return ``elapsed_s``: seconds since the report was made."""
+        self.elapsed_s = round(time.time() - self.started, 3)
+        return self.elapsed_s
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["summary"] = self.summary()
@@ -129,7 +134,7 @@ class RunReport:
 
     def write(self, path: str | os.PathLike[str]) -> Path:
         """Write the report atomically (a killed run never leaves half a JSON file)."""
-        self.elapsed_s = round(time.time() - self.started, 3)
+        self.stop_clock()
         path = Path(path)
         with atomic_open(path, "w") as handle:
             json.dump(self.to_dict(), handle, indent=1)

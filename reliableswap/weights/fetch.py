@@ -67,10 +67,6 @@ class DownloadStats:
     received: int
     seconds: float
 
-    @property
-    def mib_per_s(self) -> float:
-        return self.received / 2**20 / max(self.seconds, 1e-9)
-
 
 def download_to_part(url: str, part: Path, *, progress: bool | None = None, timeout: float = 60.0,
                      desc: str | None = None) -> DownloadStats:
