@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from reliableswap import weights
 from reliableswap.faces.parsing.labels import BISENET_TO_CANONICAL
+from reliableswap.faces.parsing.protocol import parse_in_chunks, resize_square
 
 __all__ = ["BiSeNet", "BiSeNetParser"]
 
@@ -222,22 +223,18 @@ class BiSeNetParser:
     @torch.no_grad()
     def parse(self, images: Tensor, landmarks: Tensor | None = None) -> Tensor:
         """(B, 3, S, S) in [-1, 1] -> (B, S, S) int64 canonical labels (on ``images.device``)."""
-        if images.ndim != 4 or images.shape[1] != 3:
-            raise ValueError(f"expected images (B, 3, H, W), got {tuple(images.shape)}")
         size = images.shape[-2:]
         device = self.device or images.device
         if device != self._on:
             self._move(device)
-        out = []
-        for chunk in images.split(self.batch_size):
-            x = (chunk.to(device, torch.float32) + 1) / 2
-            if tuple(x.shape[-2:]) != (self.input_size, self.input_size):
-                x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
-                                  align_corners=False, antialias=True)
+
+        def labels_of(chunk: Tensor) -> Tensor:
+            x = resize_square((chunk.float() + 1) / 2, self.input_size)
             logits = self.net((x - self._mean) / self._std)
             if tuple(logits.shape[-2:]) != tuple(size):
                 logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
-            out.append(self._to_canonical[logits.argmax(1)])
-        return torch.cat(out).to(images.device)
+            return self._to_canonical[logits.argmax(1)]
+
+        return parse_in_chunks(images, self.batch_size, device, labels_of)
 
     __call__ = parse

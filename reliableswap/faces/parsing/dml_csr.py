@@ -44,6 +44,7 @@ from torch import Tensor, nn
 
 from reliableswap import weights
 from reliableswap.faces.parsing.labels import DML_CSR_TO_CANONICAL
+from reliableswap.faces.parsing.protocol import parse_in_chunks
 
 __all__ = ["DMLCSR", "ActivatedBatchNorm", "DMLCSRParser", "normalize_checkpoint"]
 
@@ -307,17 +308,15 @@ class DMLCSRParser:
     @torch.no_grad()
     def parse(self, images: Tensor, landmarks: Tensor | None = None) -> Tensor:
         """(B, 3, S, S) in [-1, 1] -> (B, S, S) int64 canonical labels (on ``images.device``)."""
-        if images.ndim != 4 or images.shape[1] != 3:
-            raise ValueError(f"expected images (B, 3, H, W), got {tuple(images.shape)}")
         size = tuple(images.shape[-2:])
         device = self.device or images.device
         if device != self._on:
             self._move(device)
-        out = []
-        for chunk in images.split(self.batch_size):
-            logits = self.net(self.prepare(chunk.to(device)))
-            logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=True)
-            out.append(self._to_canonical[logits.argmax(1)])
-        return torch.cat(out).to(images.device)
+
+        def labels_of(chunk: Tensor) -> Tensor:
+            logits = F.interpolate(self.net(self.prepare(chunk)), size=size, mode="bilinear", align_corners=True)
+            return self._to_canonical[logits.argmax(1)]
+
+        return parse_in_chunks(images, self.batch_size, device, labels_of)
 
     __call__ = parse

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from reliableswap import weights
 from reliableswap.faces.parsing.labels import NAMES
+from reliableswap.faces.parsing.protocol import parse_in_chunks, resize_square
 
 __all__ = ["FaceParsingUNet", "LearnedFaceParser"]
 
@@ -156,21 +157,16 @@ class LearnedFaceParser:
     @torch.no_grad()
     def parse(self, images: Tensor, landmarks: Tensor | None = None) -> Tensor:
         """(B, 3, S, S) in [-1, 1] -> (B, S, S) int64 canonical labels (on ``images.device``)."""
-        if images.ndim != 4 or images.shape[1] != 3:
-            raise ValueError(f"expected images (B, 3, H, W), got {tuple(images.shape)}")
         size = tuple(images.shape[-2:])
         device = self.device or images.device
         if device != self._on:
             self.net.to(device)
             self._on = device
-        out = []
-        for chunk in images.split(self.batch_size):
-            x = chunk.to(device, torch.float32)
-            if tuple(x.shape[-2:]) != (self.input_size, self.input_size):
-                x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
-                                  align_corners=False, antialias=True)
-            logits = F.interpolate(self.net(x), size=size, mode="bilinear", align_corners=False)
-            out.append(logits.argmax(1))
-        return torch.cat(out).to(images.device)
+
+        def labels_of(chunk: Tensor) -> Tensor:
+            logits = self.net(resize_square(chunk.float(), self.input_size))
+            return F.interpolate(logits, size=size, mode="bilinear", align_corners=False).argmax(1)
+
+        return parse_in_chunks(images, self.batch_size, device, labels_of)
 
     __call__ = parse
